@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("recoup.api.urls")),
+    path("", include("recoup.users.urls")),
+    path("", include("recoup.ledger.urls")),
+]

@@ -1,0 +1,47 @@
+"""Project-wide pytest set-up: the environment tests need, and fixtures every app shares."""
+
+from __future__ import annotations
+
+import os
+
+# Playwright's sync API runs an event loop in the main thread; pytest-django's DB set-up must still be allowed.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+import pytest  # noqa: E402
+
+from recoup.users.models import Role, User  # noqa: E402
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.conf import settings
+
+    return f"recoup database: {settings.DATABASES['default']['ENGINE']}"
+
+
+@pytest.fixture
+def make_user(db):  # type: ignore[no-untyped-def]
+    def make(role: str = Role.VIEWER, username: str | None = None) -> User:
+        name = username or f"{role}-{User.objects.count() + 1}"
+        return User.objects.create_user(username=name, password="pw-" + name, role=role, email=f"{name}@example.com")
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):  # type: ignore[no-untyped-def]
+    return make_user(Role.ADMIN, "admin")
+
+
+@pytest.fixture
+def manager(make_user):  # type: ignore[no-untyped-def]
+    return make_user(Role.MANAGER, "manager")
+
+
+@pytest.fixture
+def collector(make_user):  # type: ignore[no-untyped-def]
+    return make_user(Role.COLLECTOR, "collector")
+
+
+@pytest.fixture
+def viewer(make_user):  # type: ignore[no-untyped-def]
+    return make_user(Role.VIEWER, "viewer")

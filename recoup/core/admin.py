@@ -1,0 +1,16 @@
+from django.contrib import admin
+
+from recoup.core.models import Event
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "verb", "target_type", "target_id"]
+    list_filter = ["verb", "target_type"]
+    search_fields = ["target_id"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
