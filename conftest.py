@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-# Playwright's sync API runs an event loop in the main thread; pytest-django's DB set-up must still be allowed.
+# Playwright's sync API runs an event loop in the main thread; pytest-django's DB set-up must still run.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-import pytest  # noqa: E402
+import pytest
 
-from recoup.users.models import Role, User  # noqa: E402
+from recoup.users.models import Role, User
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -22,7 +22,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 def make_user(db):  # type: ignore[no-untyped-def]
     def make(role: str = Role.VIEWER, username: str | None = None) -> User:
         name = username or f"{role}-{User.objects.count() + 1}"
-        return User.objects.create_user(username=name, password="pw-" + name, role=role, email=f"{name}@example.com")
+        return User.objects.create_user(
+            username=name, password="pw-" + name, role=role, email=f"{name}@example.com"
+        )
 
     return make
 

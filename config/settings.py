@@ -1,4 +1,4 @@
-"""Recoup settings. Everything that differs between installations comes from the environment (.env.example)."""
+"""Recoup settings. What differs between installations comes from the environment (.env.example)."""
 
 from __future__ import annotations
 

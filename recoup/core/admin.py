@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from recoup.core.models import Event
 
@@ -9,8 +10,8 @@ class EventAdmin(admin.ModelAdmin):
     list_filter = ["verb", "target_type"]
     search_fields = ["target_id"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
         return False

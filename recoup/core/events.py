@@ -7,8 +7,15 @@ from django.db import models
 from recoup.core.models import Event
 
 
-def record_event(*, actor: Any, verb: str, target: models.Model | None = None,
-                 target_type: str = "", target_id: str = "", data: dict[str, Any] | None = None) -> Event:
+def record_event(
+    *,
+    actor: Any,
+    verb: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    data: dict[str, Any] | None = None,
+) -> Event:
     """Append one audit event. `actor` is a user or None for the system."""
     if target is not None:
         target_type = target._meta.label_lower

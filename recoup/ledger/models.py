@@ -82,7 +82,9 @@ class Invoice(TimeStamped):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
-            models.CheckConstraint(condition=Q(due_date__gte=models.F("issue_date")), name="invoice_due_after_issue"),
+            models.CheckConstraint(
+                condition=Q(due_date__gte=models.F("issue_date")), name="invoice_due_after_issue"
+            ),
             models.CheckConstraint(
                 condition=Q(open_amount__gte=0) & Q(open_amount__lte=models.F("amount")),
                 name="invoice_open_within_amount",
@@ -160,7 +162,9 @@ class Allocation(models.Model):
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allocations")
     kind = models.CharField(max_length=16, choices=AllocationKind.choices)
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations")
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations"
+    )
     credit_note = models.ForeignKey(
         CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations"
     )

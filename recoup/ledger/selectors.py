@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    Window,
+)
+from django.db.models.functions import Coalesce
 
 from recoup.core.errors import DomainError
 from recoup.ledger.models import Allocation, CreditNote, Customer, FxRate, Invoice, Payment
@@ -17,8 +29,10 @@ ZERO = Decimal(0)
 
 def invoice_open_amount_as_of(*, invoice: Invoice, as_of: dt.date) -> Decimal:
     """amount − the allocations dated on or before `as_of` (DESIGN.md, "Open amount")."""
-    applied = (Allocation.objects.filter(invoice=invoice, date__lte=as_of)
-               .aggregate(total=Sum("amount"))["total"]) or ZERO
+    applied = (
+        (Allocation.objects.filter(invoice=invoice, date__lte=as_of).aggregate(total=Sum("amount"))["total"])
+        or ZERO
+    )
     return invoice.amount - applied
 
 
@@ -27,12 +41,18 @@ def customer_unapplied_as_of(*, customer: Customer, as_of: dt.date) -> dict[str,
     totals: dict[str, Decimal] = {}
     for model, field in ((Payment, "payment"), (CreditNote, "credit_note")):
         docs = model.objects.filter(customer=customer, date__lte=as_of)
-        for currency, amount in docs.values("currency").annotate(total=Sum("amount")).values_list(
-                "currency", "total"):
+        for currency, amount in (
+            docs.values("currency").annotate(total=Sum("amount")).values_list("currency", "total")
+        ):
             totals[currency] = totals.get(currency, ZERO) + amount
-        used = (Allocation.objects.filter(**{f"{field}__customer": customer, f"{field}__date__lte": as_of},
-                                          date__lte=as_of)
-                .values("currency").annotate(total=Sum("amount")).values_list("currency", "total"))
+        used = (
+            Allocation.objects.filter(
+                **{f"{field}__customer": customer, f"{field}__date__lte": as_of}, date__lte=as_of
+            )
+            .values("currency")
+            .annotate(total=Sum("amount"))
+            .values_list("currency", "total")
+        )
         for currency, amount in used:
             totals[currency] = totals.get(currency, ZERO) - amount
     return {currency: total for currency, total in totals.items() if total}
@@ -51,6 +71,143 @@ def fx_rate_as_of(*, currency: str, as_of: dt.date) -> RateUsed:
         return RateUsed(currency, Decimal(1), None)
     fx = FxRate.objects.filter(currency=currency, date__lte=as_of).order_by("-date").first()
     if fx is None:
-        raise DomainError(f"No {currency}→{settings.BASE_CURRENCY} rate is dated on or before {as_of}.",
-                          field="currency", code="missing_fx_rate")
+        raise DomainError(
+            f"No {currency}→{settings.BASE_CURRENCY} rate is dated on or before {as_of}.",
+            field="currency",
+            code="missing_fx_rate",
+        )
     return RateUsed(currency, fx.rate, fx.date)
+
+
+# Web pages ------------------------------------------------------------------------------------------------
+# The lists below are one set-based query each; the pages add pagination and never loop over rows to sum them.
+
+CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "balance": ("balance", "name", "id"),
+    "-balance": ("-balance", "name", "id"),
+    "overdue": ("overdue", "name", "id"),
+    "-overdue": ("-overdue", "name", "id"),
+}
+_AMOUNT = DecimalField(max_digits=19, decimal_places=4)
+
+
+def customer_list(*, today: dt.date, search: str = "", sort: str = "-balance") -> QuerySet[Customer]:
+    """Customers with `balance` (open amount) and `overdue` (open amount due before `today`), both in the
+    customer's currency, and `other_currency_invoices` (open invoices in another currency, left out of
+    both)."""
+    customers = Customer.objects.select_related("collector").annotate(
+        open_invoice=FilteredRelation("invoices", condition=Q(invoices__open_amount__gt=0)),
+    )
+    same_currency = Q(open_invoice__currency=F("currency"))
+    customers = customers.annotate(
+        balance=Coalesce(
+            Sum("open_invoice__open_amount", filter=same_currency), Value(ZERO), output_field=_AMOUNT
+        ),
+        overdue=Coalesce(
+            Sum("open_invoice__open_amount", filter=same_currency & Q(open_invoice__due_date__lt=today)),
+            Value(ZERO),
+            output_field=_AMOUNT,
+        ),
+        other_currency_invoices=Count("open_invoice", filter=~same_currency),
+    )
+    return customer_search(customers, search).order_by(*CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["-balance"]))
+
+
+def customer_search(customers: QuerySet[Customer], search: str) -> QuerySet[Customer]:
+    search = search.strip()
+    if not search:
+        return customers
+    return customers.filter(Q(name__icontains=search) | Q(external_id__icontains=search))
+
+
+@dataclass(frozen=True)
+class OpenTotals:
+    currency: str
+    open: Decimal
+    overdue: Decimal
+    invoices: int
+
+
+def customer_open_totals(*, customer: Customer, today: dt.date) -> list[OpenTotals]:
+    """The customer's open and overdue amounts today, one line per currency, the customer's own first."""
+    rows = (
+        Invoice.objects.filter(customer=customer, open_amount__gt=0)
+        .values("currency")
+        .annotate(
+            open=Sum("open_amount"),
+            overdue=Sum("open_amount", filter=Q(due_date__lt=today)),
+            invoices=Count("id"),
+        )
+        .order_by("currency")
+    )
+    totals = [OpenTotals(r["currency"], r["open"], r["overdue"] or ZERO, r["invoices"]) for r in rows]
+    return sorted(totals, key=lambda t: t.currency != customer.currency)
+
+
+def customer_open_invoices(*, customer: Customer) -> QuerySet[Invoice]:
+    invoices = Invoice.objects.filter(customer=customer, open_amount__gt=0)
+    return invoices.order_by("due_date", "issue_date", "id")
+
+
+def customer_recent_payments(*, customer: Customer, limit: int = 20) -> QuerySet[Payment]:
+    return Payment.objects.filter(customer=customer).order_by("-date", "-id")[:limit]
+
+
+def customer_recent_credit_notes(*, customer: Customer, limit: int = 20) -> QuerySet[CreditNote]:
+    return CreditNote.objects.filter(customer=customer).order_by("-date", "-id")[:limit]
+
+
+INVOICE_STATUSES = ("open", "closed", "all")
+
+
+def invoice_list(
+    *,
+    today: dt.date,
+    status: str = "open",
+    overdue_only: bool = False,
+    customer: str = "",
+    due_from: dt.date | None = None,
+    due_to: dt.date | None = None,
+    currency: str = "",
+) -> QuerySet[Invoice]:
+    """Invoices with their customer, filtered; `customer` matches an external id exactly or a name in part."""
+    invoices = Invoice.objects.select_related("customer")
+    if status == "open":
+        invoices = invoices.filter(open_amount__gt=0)
+    elif status == "closed":
+        invoices = invoices.filter(open_amount=0)
+    if overdue_only:
+        invoices = invoices.filter(open_amount__gt=0, due_date__lt=today)
+    if customer.strip():
+        invoices = invoices.filter(
+            Q(customer__external_id__iexact=customer.strip()) | Q(customer__name__icontains=customer.strip())
+        )
+    if due_from:
+        invoices = invoices.filter(due_date__gte=due_from)
+    if due_to:
+        invoices = invoices.filter(due_date__lte=due_to)
+    if currency.strip():
+        invoices = invoices.filter(currency=currency.strip().upper())
+    return invoices.order_by("due_date", "id")
+
+
+def invoice_currencies() -> list[str]:
+    return list(Invoice.objects.order_by().values_list("currency", flat=True).distinct().order_by("currency"))
+
+
+def invoice_allocation_history(*, invoice: Invoice) -> QuerySet[Allocation]:
+    """Every allocation of the invoice in date order, reversals included, with `open_after`: the invoice's
+    open amount once that row and every earlier one apply (a window sum, so the history reads like a
+    ledger)."""
+    running = Window(Sum("amount"), order_by=[F("date").asc(), F("id").asc()])
+    return (
+        Allocation.objects.filter(invoice=invoice)
+        .select_related("payment", "credit_note", "reverses", "created_by")
+        .annotate(
+            open_after=ExpressionWrapper(Value(invoice.amount) - running, output_field=_AMOUNT),
+            reversed_on=F("reversed_by__date"),
+        )
+        .order_by("date", "id")
+    )

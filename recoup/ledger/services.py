@@ -11,12 +11,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import DecimalField, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
 from recoup.core.errors import DomainError
 from recoup.core.events import record_event
-from recoup.core.money import normalize_currency, parse_amount, quantize
+from recoup.core.money import AMOUNT_DECIMAL_PLACES, normalize_currency, parse_amount, quantize
 from recoup.ledger.models import (
     Allocation,
     AllocationKind,
@@ -32,12 +32,21 @@ ZERO = Decimal(0)
 _AMOUNT = DecimalField(max_digits=19, decimal_places=4)
 
 CUSTOMER_FIELDS = (
-    "name", "currency", "payment_terms_days", "credit_limit", "collector", "timezone", "country", "language",
-    "on_hold", "do_not_dun",
+    "name",
+    "currency",
+    "payment_terms_days",
+    "credit_limit",
+    "collector",
+    "timezone",
+    "country",
+    "language",
+    "on_hold",
+    "do_not_dun",
 )
 
 
-# Customers and contacts -------------------------------------------------------------------------------------------
+# Customers and contacts -----------------------------------------------------------------------
+
 
 @transaction.atomic
 def customer_create(*, actor: Any, external_id: str, name: str, **fields: Any) -> Customer:
@@ -69,8 +78,9 @@ def customer_update(*, actor: Any, customer: Customer, **fields: Any) -> Custome
 
 
 @transaction.atomic
-def contact_create(*, actor: Any, customer: Customer, name: str = "", email: str = "", phone: str = "",
-                   is_ap: bool = True) -> Contact:
+def contact_create(
+    *, actor: Any, customer: Customer, name: str = "", email: str = "", phone: str = "", is_ap: bool = True
+) -> Contact:
     if not email and not phone:
         raise DomainError("A contact needs an email address or a phone number.", field="email")
     contact = Contact.objects.create(customer=customer, name=name, email=email, phone=phone, is_ap=is_ap)
@@ -78,11 +88,20 @@ def contact_create(*, actor: Any, customer: Customer, name: str = "", email: str
     return contact
 
 
-# Documents --------------------------------------------------------------------------------------------------------
+# Documents ------------------------------------------------------------------------------------
+
 
 @transaction.atomic
-def invoice_create(*, actor: Any, customer: Customer, external_id: str, issue_date: dt.date,
-                   due_date: dt.date, amount: Decimal, currency: str | None = None) -> Invoice:
+def invoice_create(
+    *,
+    actor: Any,
+    customer: Customer,
+    external_id: str,
+    issue_date: dt.date,
+    due_date: dt.date,
+    amount: Decimal,
+    currency: str | None = None,
+) -> Invoice:
     currency = _currency(currency or customer.currency)
     amount = _positive_amount(amount, currency)
     if due_date < issue_date:
@@ -90,65 +109,115 @@ def invoice_create(*, actor: Any, customer: Customer, external_id: str, issue_da
     if Invoice.objects.filter(external_id=external_id).exists():
         raise DomainError(f"An invoice with external id {external_id!r} already exists.", field="external_id")
     invoice = Invoice.objects.create(
-        customer=customer, external_id=external_id, issue_date=issue_date, due_date=due_date,
-        amount=amount, currency=currency, open_amount=amount,
+        customer=customer,
+        external_id=external_id,
+        issue_date=issue_date,
+        due_date=due_date,
+        amount=amount,
+        currency=currency,
+        open_amount=amount,
     )
-    record_event(actor=actor, verb="invoice.created", target=invoice,
-                 data={"amount": str(amount), "currency": currency})
+    record_event(
+        actor=actor,
+        verb="invoice.created",
+        target=invoice,
+        data={"amount": str(amount), "currency": currency},
+    )
     return invoice
 
 
 @dataclass(frozen=True)
 class Application:
-    """A request to apply (part of) a payment or credit note to one invoice. `amount=None` means all it can."""
+    """A request to apply (part of) a payment or credit note to one invoice; `amount=None`: all it can."""
 
     invoice: Invoice
     amount: Decimal | None = None
 
 
 @transaction.atomic
-def payment_create(*, actor: Any, customer: Customer, external_id: str, date: dt.date, amount: Decimal,
-                   currency: str | None = None, reference: str = "",
-                   apply_to: Sequence[Application] = ()) -> Payment:
+def payment_create(
+    *,
+    actor: Any,
+    customer: Customer,
+    external_id: str,
+    date: dt.date,
+    amount: Decimal,
+    currency: str | None = None,
+    reference: str = "",
+    apply_to: Sequence[Application] = (),
+) -> Payment:
     """Record a payment and apply it to the invoices it names; the rest follows RECOUP_UNAPPLIED_CASH."""
     currency = _currency(currency or customer.currency)
     amount = _positive_amount(amount, currency)
     if Payment.objects.filter(external_id=external_id).exists():
         raise DomainError(f"A payment with external id {external_id!r} already exists.", field="external_id")
     payment = Payment.objects.create(
-        customer=customer, external_id=external_id, date=date, amount=amount, currency=currency,
-        unapplied_amount=amount, reference=reference,
+        customer=customer,
+        external_id=external_id,
+        date=date,
+        amount=amount,
+        currency=currency,
+        unapplied_amount=amount,
+        reference=reference,
     )
-    record_event(actor=actor, verb="payment.created", target=payment,
-                 data={"amount": str(amount), "currency": currency})
-    _apply_credit(actor=actor, source=payment, apply_to=apply_to,
-                  oldest_first=settings.RECOUP_UNAPPLIED_CASH == "oldest_first")
+    record_event(
+        actor=actor,
+        verb="payment.created",
+        target=payment,
+        data={"amount": str(amount), "currency": currency},
+    )
+    _apply_credit(
+        actor=actor,
+        source=payment,
+        apply_to=apply_to,
+        oldest_first=settings.RECOUP_UNAPPLIED_CASH == "oldest_first",
+    )
     payment.refresh_from_db()
     return payment
 
 
 @transaction.atomic
-def credit_note_create(*, actor: Any, customer: Customer, external_id: str, date: dt.date, amount: Decimal,
-                       currency: str | None = None, reason: str = "",
-                       apply_to: Sequence[Application] = ()) -> CreditNote:
+def credit_note_create(
+    *,
+    actor: Any,
+    customer: Customer,
+    external_id: str,
+    date: dt.date,
+    amount: Decimal,
+    currency: str | None = None,
+    reason: str = "",
+    apply_to: Sequence[Application] = (),
+) -> CreditNote:
     """Record a credit note and apply it to the invoices it names; the rest stays as customer credit."""
     currency = _currency(currency or customer.currency)
     amount = _positive_amount(amount, currency)
     if CreditNote.objects.filter(external_id=external_id).exists():
-        raise DomainError(f"A credit note with external id {external_id!r} already exists.", field="external_id")
+        raise DomainError(
+            f"A credit note with external id {external_id!r} already exists.", field="external_id"
+        )
     note = CreditNote.objects.create(
-        customer=customer, external_id=external_id, date=date, amount=amount, currency=currency,
-        unapplied_amount=amount, reason=reason,
+        customer=customer,
+        external_id=external_id,
+        date=date,
+        amount=amount,
+        currency=currency,
+        unapplied_amount=amount,
+        reason=reason,
     )
-    record_event(actor=actor, verb="credit_note.created", target=note,
-                 data={"amount": str(amount), "currency": currency})
+    record_event(
+        actor=actor,
+        verb="credit_note.created",
+        target=note,
+        data={"amount": str(amount), "currency": currency},
+    )
     _apply_credit(actor=actor, source=note, apply_to=apply_to, oldest_first=False)
     note.refresh_from_db()
     return note
 
 
-def _apply_credit(*, actor: Any, source: Payment | CreditNote, apply_to: Sequence[Application],
-                  oldest_first: bool) -> None:
+def _apply_credit(
+    *, actor: Any, source: Payment | CreditNote, apply_to: Sequence[Application], oldest_first: bool
+) -> None:
     remaining = source.amount
     for application in apply_to:
         invoice = Invoice.objects.select_for_update().get(pk=application.invoice.pk)
@@ -157,9 +226,11 @@ def _apply_credit(*, actor: Any, source: Payment | CreditNote, apply_to: Sequenc
             allocation_create(actor=actor, invoice=invoice, source=source, amount=wanted, date=source.date)
             remaining -= wanted
     if oldest_first and remaining > 0:
-        oldest = (Invoice.objects.select_for_update()
-                  .filter(customer_id=source.customer_id, currency=source.currency, open_amount__gt=0)
-                  .order_by("due_date", "issue_date", "id"))
+        oldest = (
+            Invoice.objects.select_for_update()
+            .filter(customer_id=source.customer_id, currency=source.currency, open_amount__gt=0)
+            .order_by("due_date", "issue_date", "id")
+        )
         for invoice in oldest:
             if remaining <= 0:
                 break
@@ -168,11 +239,19 @@ def _apply_credit(*, actor: Any, source: Payment | CreditNote, apply_to: Sequenc
             remaining -= wanted
 
 
-# Allocations ------------------------------------------------------------------------------------------------------
+# Allocations ----------------------------------------------------------------------------------
+
 
 @transaction.atomic
-def allocation_create(*, actor: Any, invoice: Invoice, source: Payment | CreditNote | None, amount: Decimal,
-                      date: dt.date | None = None, memo: str = "") -> Allocation:
+def allocation_create(
+    *,
+    actor: Any,
+    invoice: Invoice,
+    source: Payment | CreditNote | None,
+    amount: Decimal,
+    date: dt.date | None = None,
+    memo: str = "",
+) -> Allocation:
     """Apply `amount` of a payment or credit note (or, with no source, a write-off) to `invoice`."""
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     amount = _positive_amount(amount, invoice.currency)
@@ -182,43 +261,65 @@ def allocation_create(*, actor: Any, invoice: Invoice, source: Payment | CreditN
     else:
         source = type(source).objects.select_for_update().get(pk=source.pk)
         if source.customer_id != invoice.customer_id:
-            raise DomainError(f"{source.external_id} belongs to another customer than {invoice.external_id}.",
-                              field="invoice")
+            raise DomainError(
+                f"{source.external_id} belongs to another customer than {invoice.external_id}.",
+                field="invoice",
+            )
         if source.currency != invoice.currency:
-            raise DomainError(f"{source.external_id} is in {source.currency} but {invoice.external_id} is in "
-                              f"{invoice.currency}; apply it through a conversion instead.", field="invoice")
+            raise DomainError(
+                f"{source.external_id} is in {source.currency} but {invoice.external_id} is in "
+                f"{invoice.currency}; apply it through a conversion instead.",
+                field="invoice",
+            )
         if amount > source.unapplied_amount:
-            raise DomainError(f"Only {source.unapplied_amount} {source.currency} of {source.external_id} "
-                              f"is unapplied.", field="amount")
+            raise DomainError(
+                f"Only {source.unapplied_amount} {source.currency} of {source.external_id} is unapplied.",
+                field="amount",
+            )
         date = date or source.date
         if date < source.date:
-            raise DomainError(f"An allocation cannot be dated before {source.external_id} ({source.date}).",
-                              field="date")
+            raise DomainError(
+                f"An allocation cannot be dated before {source.external_id} ({source.date}).", field="date"
+            )
         if isinstance(source, Payment):
             kind, payment, credit_note = AllocationKind.PAYMENT, source, None
         else:
             kind, payment, credit_note = AllocationKind.CREDIT_NOTE, None, source
     if amount > invoice.open_amount:
-        raise DomainError(f"{invoice.external_id} has only {invoice.open_amount} {invoice.currency} open.",
-                          field="amount")
+        raise DomainError(
+            f"{invoice.external_id} has only {invoice.open_amount} {invoice.currency} open.", field="amount"
+        )
     allocation = Allocation.objects.create(
-        invoice=invoice, kind=kind, payment=payment, credit_note=credit_note, amount=amount,
-        currency=invoice.currency, date=date, memo=memo, created_by=actor if getattr(actor, "pk", None) else None,
+        invoice=invoice,
+        kind=kind,
+        payment=payment,
+        credit_note=credit_note,
+        amount=amount,
+        currency=invoice.currency,
+        date=date,
+        memo=memo,
+        created_by=actor if getattr(actor, "pk", None) else None,
     )
     _refresh_after([allocation])
-    record_event(actor=actor, verb=f"allocation.{kind}", target=allocation,
-                 data={"invoice": invoice.external_id, "amount": str(amount), "date": date.isoformat()})
+    record_event(
+        actor=actor,
+        verb=f"allocation.{kind}",
+        target=allocation,
+        data={"invoice": invoice.external_id, "amount": str(amount), "date": date.isoformat()},
+    )
     return allocation
 
 
-def write_off_create(*, actor: Any, invoice: Invoice, amount: Decimal, date: dt.date | None = None,
-                     memo: str = "") -> Allocation:
+def write_off_create(
+    *, actor: Any, invoice: Invoice, amount: Decimal, date: dt.date | None = None, memo: str = ""
+) -> Allocation:
     return allocation_create(actor=actor, invoice=invoice, source=None, amount=amount, date=date, memo=memo)
 
 
 @transaction.atomic
-def allocation_reverse(*, actor: Any, allocation: Allocation, date: dt.date | None = None,
-                       memo: str = "") -> Allocation:
+def allocation_reverse(
+    *, actor: Any, allocation: Allocation, date: dt.date | None = None, memo: str = ""
+) -> Allocation:
     """Undo an allocation with a new, negated row dated `date`; the original row is never touched."""
     original = Allocation.objects.select_for_update().get(pk=allocation.pk)
     if original.reverses_id is not None:
@@ -227,16 +328,28 @@ def allocation_reverse(*, actor: Any, allocation: Allocation, date: dt.date | No
         raise DomainError(f"Allocation {original.pk} is already reversed.")
     date = date or max(original.date, timezone.localdate())
     if date < original.date:
-        raise DomainError(f"A reversal cannot be dated before the allocation it reverses ({original.date}).",
-                          field="date")
+        raise DomainError(
+            f"A reversal cannot be dated before the allocation it reverses ({original.date}).", field="date"
+        )
     reversal = Allocation.objects.create(
-        invoice_id=original.invoice_id, kind=original.kind, payment_id=original.payment_id,
-        credit_note_id=original.credit_note_id, amount=-original.amount, currency=original.currency,
-        date=date, reverses=original, memo=memo, created_by=actor if getattr(actor, "pk", None) else None,
+        invoice_id=original.invoice_id,
+        kind=original.kind,
+        payment_id=original.payment_id,
+        credit_note_id=original.credit_note_id,
+        amount=-original.amount,
+        currency=original.currency,
+        date=date,
+        reverses=original,
+        memo=memo,
+        created_by=actor if getattr(actor, "pk", None) else None,
     )
     _refresh_after([reversal])
-    record_event(actor=actor, verb="allocation.reversed", target=reversal,
-                 data={"reverses": original.pk, "amount": str(original.amount), "date": date.isoformat()})
+    record_event(
+        actor=actor,
+        verb="allocation.reversed",
+        target=reversal,
+        data={"reverses": original.pk, "amount": str(original.amount), "date": date.isoformat()},
+    )
     return reversal
 
 
@@ -252,32 +365,66 @@ def _refresh_after(allocations: Iterable[Allocation]) -> None:
     )
 
 
-def refresh_balances(*, invoices: QuerySet[Invoice], payments: QuerySet[Payment] | None = None,
-                     credit_notes: QuerySet[CreditNote] | None = None) -> None:
+def refresh_balances(
+    *,
+    invoices: QuerySet[Invoice],
+    payments: QuerySet[Payment] | None = None,
+    credit_notes: QuerySet[CreditNote] | None = None,
+) -> None:
     """Recompute the kept balances from the allocations, set-based, and check them at every past date.
 
     Raises DomainError if any allocation history would make an open or unapplied amount leave
     [0, amount] on any date; the caller's transaction then rolls back.
     """
     check_allocation_history(invoices=invoices, payments=payments, credit_notes=credit_notes)
-    applied = (Allocation.objects.filter(invoice=OuterRef("pk")).order_by().values("invoice")
-               .annotate(total=Sum("amount")).values("total"))
-    last_date = (Allocation.objects.filter(invoice=OuterRef("pk")).order_by().values("invoice")
-                 .annotate(last=Max("date")).values("last"))
-    invoices.update(open_amount=F("amount") - Coalesce(Subquery(applied, output_field=_AMOUNT), Value(ZERO)))
+    applied = (
+        Allocation.objects.filter(invoice=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    last_date = (
+        Allocation.objects.filter(invoice=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(last=Max("date"))
+        .values("last")
+    )
+    # Round to the stored scale: SQLite keeps decimals as binary floats; 0.1 + 0.2 - 0.3 must be 0 there too.
+    invoices.update(
+        open_amount=Round(
+            F("amount") - Coalesce(Subquery(applied, output_field=_AMOUNT), Value(ZERO)),
+            AMOUNT_DECIMAL_PLACES,
+        )
+    )
     invoices.filter(open_amount=0).update(closed_on=Subquery(last_date))
     invoices.filter(open_amount__gt=0).update(closed_on=None)
     for model, queryset in ((Payment, payments), (CreditNote, credit_notes)):
         if queryset is None:
             continue
         field = "payment" if model is Payment else "credit_note"
-        used = (Allocation.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
-                .annotate(total=Sum("amount")).values("total"))
-        queryset.update(unapplied_amount=F("amount") - Coalesce(Subquery(used, output_field=_AMOUNT), Value(ZERO)))
+        used = (
+            Allocation.objects.filter(**{field: OuterRef("pk")})
+            .order_by()
+            .values(field)
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        queryset.update(
+            unapplied_amount=Round(
+                F("amount") - Coalesce(Subquery(used, output_field=_AMOUNT), Value(ZERO)),
+                AMOUNT_DECIMAL_PLACES,
+            )
+        )
 
 
-def check_allocation_history(*, invoices: QuerySet[Invoice], payments: QuerySet[Payment] | None = None,
-                             credit_notes: QuerySet[CreditNote] | None = None) -> None:
+def check_allocation_history(
+    *,
+    invoices: QuerySet[Invoice],
+    payments: QuerySet[Payment] | None = None,
+    credit_notes: QuerySet[CreditNote] | None = None,
+) -> None:
     """The running total of allocations, date by date, must stay within [0, document amount]."""
     checks: list[tuple[str, Any, QuerySet[Any]]] = [("invoice", Invoice, invoices)]
     if payments is not None:
@@ -285,20 +432,27 @@ def check_allocation_history(*, invoices: QuerySet[Invoice], payments: QuerySet[
     if credit_notes is not None:
         checks.append(("credit_note", CreditNote, credit_notes))
     for field, model, queryset in checks:
-        running = (Allocation.objects.filter(**{f"{field}__in": queryset.values("pk")})
-                   .annotate(running=Window(Sum("amount"), partition_by=[F(field)], order_by=F("date").asc()),
-                             limit=F(f"{field}__amount")))
+        running = Allocation.objects.filter(**{f"{field}__in": queryset.values("pk")}).annotate(
+            running=Round(
+                Window(Sum("amount"), partition_by=[F(field)], order_by=F("date").asc()),
+                AMOUNT_DECIMAL_PLACES,
+            ),
+            limit=F(f"{field}__amount"),
+        )
         # Django cannot OR two filters on a window expression, so the two bounds are two queries.
         for out_of_bounds in (Q(running__lt=0), Q(running__gt=F("limit"))):
-            for external_id, date, total, limit in (running.filter(out_of_bounds)
-                                                    .values_list(f"{field}__external_id", "date", "running",
-                                                                 "limit")[:1]):
+            for external_id, date, total, limit in running.filter(out_of_bounds).values_list(
+                f"{field}__external_id", "date", "running", "limit"
+            )[:1]:
                 raise DomainError(
                     f"{model._meta.verbose_name} {external_id} would have {total} applied on {date}, outside "
-                    f"0 to {limit}: allocations must never over-settle a document at any date.", field="amount")
+                    f"0 to {limit}: allocations must never over-settle a document at any date.",
+                    field="amount",
+                )
 
 
-# FX rates ---------------------------------------------------------------------------------------------------------
+# FX rates -------------------------------------------------------------------------------------
+
 
 @transaction.atomic
 def fx_rate_set(*, actor: Any, currency: str, date: dt.date, rate: Decimal) -> FxRate:
@@ -308,12 +462,17 @@ def fx_rate_set(*, actor: Any, currency: str, date: dt.date, rate: Decimal) -> F
     if rate <= 0:
         raise DomainError("An FX rate must be positive.", field="rate")
     fx, created = FxRate.objects.update_or_create(currency=currency, date=date, defaults={"rate": rate})
-    record_event(actor=actor, verb="fx_rate.created" if created else "fx_rate.updated", target=fx,
-                 data={"rate": str(rate)})
+    record_event(
+        actor=actor,
+        verb="fx_rate.created" if created else "fx_rate.updated",
+        target=fx,
+        data={"rate": str(rate)},
+    )
     return fx
 
 
-# Helpers ----------------------------------------------------------------------------------------------------------
+# Helpers --------------------------------------------------------------------------------------
+
 
 def _currency(code: str) -> str:
     try:

@@ -22,7 +22,11 @@ pytestmark = pytest.mark.django_db
 def test_partial_payment_leaves_the_rest_open_and_history_exact(manager):
     invoice = InvoiceFactory(amount=Decimal("100.00"))
     payment = services.payment_create(
-        actor=manager, customer=invoice.customer, external_id="P1", date=D(2026, 2, 10), amount=Decimal("40.00"),
+        actor=manager,
+        customer=invoice.customer,
+        external_id="P1",
+        date=D(2026, 2, 10),
+        amount=Decimal("40.00"),
         apply_to=[Application(invoice)],
     )
     invoice.refresh_from_db()
@@ -37,7 +41,11 @@ def test_partial_payment_leaves_the_rest_open_and_history_exact(manager):
 def test_overpayment_stays_as_unapplied_credit(manager):
     invoice = InvoiceFactory(amount=Decimal("100.00"))
     payment = services.payment_create(
-        actor=manager, customer=invoice.customer, external_id="P1", date=D(2026, 2, 10), amount=Decimal("130.00"),
+        actor=manager,
+        customer=invoice.customer,
+        external_id="P1",
+        date=D(2026, 2, 10),
+        amount=Decimal("130.00"),
         apply_to=[Application(invoice)],
     )
     invoice.refresh_from_db()
@@ -47,8 +55,14 @@ def test_overpayment_stays_as_unapplied_credit(manager):
 
 def test_reversal_reopens_the_invoice_without_touching_the_original(manager):
     invoice = InvoiceFactory(amount=Decimal("100.00"))
-    services.payment_create(actor=manager, customer=invoice.customer, external_id="P1", date=D(2026, 2, 10),
-                            amount=Decimal("100.00"), apply_to=[Application(invoice)])
+    services.payment_create(
+        actor=manager,
+        customer=invoice.customer,
+        external_id="P1",
+        date=D(2026, 2, 10),
+        amount=Decimal("100.00"),
+        apply_to=[Application(invoice)],
+    )
     original = Allocation.objects.get()
     reversal = services.allocation_reverse(actor=manager, allocation=original, date=D(2026, 3, 1))
     invoice.refresh_from_db()
@@ -65,9 +79,14 @@ def test_reversal_reopens_the_invoice_without_touching_the_original(manager):
 
 def test_allocation_beyond_open_amount_is_refused_and_nothing_is_written(manager):
     invoice = InvoiceFactory(amount=Decimal("100.00"))
-    payment = services.payment_create(actor=manager, customer=invoice.customer, external_id="P1",
-                                      date=D(2026, 2, 10), amount=Decimal("150.00"))
-    with pytest.raises(DomainError, match="only 100.0000 USD open"):
+    payment = services.payment_create(
+        actor=manager,
+        customer=invoice.customer,
+        external_id="P1",
+        date=D(2026, 2, 10),
+        amount=Decimal("150.00"),
+    )
+    with pytest.raises(DomainError, match=r"only 100\.0000 USD open"):
         services.allocation_create(actor=manager, invoice=invoice, source=payment, amount=Decimal("120.00"))
     assert Allocation.objects.count() == 0
     invoice.refresh_from_db()
@@ -77,11 +96,22 @@ def test_allocation_beyond_open_amount_is_refused_and_nothing_is_written(manager
 def test_backdated_allocation_that_would_oversettle_a_past_date_is_refused(manager):
     # Paid on 10 Feb, reversed on 1 Mar. A second payment dated 5 Feb would make 10–28 Feb over-settled.
     invoice = InvoiceFactory(amount=Decimal("100.00"))
-    services.payment_create(actor=manager, customer=invoice.customer, external_id="P1", date=D(2026, 2, 10),
-                            amount=Decimal("100.00"), apply_to=[Application(invoice)])
+    services.payment_create(
+        actor=manager,
+        customer=invoice.customer,
+        external_id="P1",
+        date=D(2026, 2, 10),
+        amount=Decimal("100.00"),
+        apply_to=[Application(invoice)],
+    )
     services.allocation_reverse(actor=manager, allocation=Allocation.objects.get(), date=D(2026, 3, 1))
-    early = services.payment_create(actor=manager, customer=invoice.customer, external_id="P2",
-                                    date=D(2026, 2, 5), amount=Decimal("100.00"))
+    early = services.payment_create(
+        actor=manager,
+        customer=invoice.customer,
+        external_id="P2",
+        date=D(2026, 2, 5),
+        amount=Decimal("100.00"),
+    )
     with pytest.raises(DomainError, match="outside 0 to 100"):
         services.allocation_create(actor=manager, invoice=invoice, source=early, amount=Decimal("100.00"))
     assert Allocation.objects.count() == 2
@@ -89,8 +119,14 @@ def test_backdated_allocation_that_would_oversettle_a_past_date_is_refused(manag
 
 def test_credit_note_and_write_off_settle_an_invoice(manager):
     invoice = InvoiceFactory(amount=Decimal("100.00"))
-    services.credit_note_create(actor=manager, customer=invoice.customer, external_id="CN1", date=D(2026, 2, 1),
-                                amount=Decimal("30.00"), apply_to=[Application(invoice)])
+    services.credit_note_create(
+        actor=manager,
+        customer=invoice.customer,
+        external_id="CN1",
+        date=D(2026, 2, 1),
+        amount=Decimal("30.00"),
+        apply_to=[Application(invoice)],
+    )
     services.write_off_create(actor=manager, invoice=invoice, amount=Decimal("70.00"), date=D(2026, 2, 5))
     invoice.refresh_from_db()
     assert (invoice.open_amount, invoice.closed_on) == (Decimal("0"), D(2026, 2, 5))
@@ -100,12 +136,19 @@ def test_credit_note_and_write_off_settle_an_invoice(manager):
 def test_payment_of_another_customer_or_currency_is_refused(manager):
     invoice = InvoiceFactory(amount=Decimal("100.00"))
     other = CustomerFactory()
-    foreign = services.payment_create(actor=manager, customer=other, external_id="P9", date=D(2026, 2, 1),
-                                      amount=Decimal("10.00"))
+    foreign = services.payment_create(
+        actor=manager, customer=other, external_id="P9", date=D(2026, 2, 1), amount=Decimal("10.00")
+    )
     with pytest.raises(DomainError, match="another customer"):
         services.allocation_create(actor=manager, invoice=invoice, source=foreign, amount=Decimal("10.00"))
-    euro = services.payment_create(actor=manager, customer=invoice.customer, external_id="P10",
-                                   date=D(2026, 2, 1), amount=Decimal("10.00"), currency="EUR")
+    euro = services.payment_create(
+        actor=manager,
+        customer=invoice.customer,
+        external_id="P10",
+        date=D(2026, 2, 1),
+        amount=Decimal("10.00"),
+        currency="EUR",
+    )
     with pytest.raises(DomainError, match="is in EUR"):
         services.allocation_create(actor=manager, invoice=invoice, source=euro, amount=Decimal("10.00"))
     assert Allocation.objects.count() == 0
@@ -117,8 +160,14 @@ def test_oldest_first_setting_applies_the_rest_to_oldest_invoices(manager, setti
     newer = InvoiceFactory(customer=customer, issue_date=D(2026, 2, 1), amount=Decimal("50.00"))
     older = InvoiceFactory(customer=customer, issue_date=D(2026, 1, 1), amount=Decimal("50.00"))
     named = InvoiceFactory(customer=customer, issue_date=D(2026, 3, 1), amount=Decimal("20.00"))
-    payment = services.payment_create(actor=manager, customer=customer, external_id="P1", date=D(2026, 3, 5),
-                                      amount=Decimal("90.00"), apply_to=[Application(named)])
+    payment = services.payment_create(
+        actor=manager,
+        customer=customer,
+        external_id="P1",
+        date=D(2026, 3, 5),
+        amount=Decimal("90.00"),
+        apply_to=[Application(named)],
+    )
     opens = {i.pk: i.open_amount for i in Invoice.objects.all()}
     assert opens == {named.pk: Decimal("0"), older.pk: Decimal("0"), newer.pk: Decimal("30.00")}
     assert payment.unapplied_amount == Decimal("0")

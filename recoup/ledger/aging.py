@@ -1,0 +1,253 @@
+"""Aging as of any date, set-based (DESIGN.md, "Aging").
+
+The database does the work: it finds the invoices open on the as-of date, buckets their open amounts with
+plain date comparisons (rules.bucket_floor_dates), converts each customer's per-currency sums to the base
+currency and rounds them to its minor unit. Python only merges the few customers with several currencies.
+
+Two paths give the same answer:
+- when no allocation is dated after the as-of date, the kept `Invoice.open_amount` is exact and a partial
+  index over open invoices answers;
+- otherwise each invoice not settled for good by then (`closed_on`) subtracts its allocations dated on or
+  before the as-of date.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import connection
+
+from recoup.core.errors import DomainError
+from recoup.core.money import minor_units
+from recoup.ledger.models import Allocation, FxRate
+from recoup.ledger.rules import DEFAULT_BUCKETS, bucket_floor_dates, bucket_labels, parse_buckets
+from recoup.ledger.selectors import RateUsed
+
+BASES = {"due": "due_date", "invoice": "issue_date"}
+GROUPINGS = ("customer", "total")
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class AgingRow:
+    key: str  # the customer's external id, or "TOTAL"
+    name: str
+    buckets: tuple[Decimal, ...]
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class AgingReport:
+    as_of: dt.date
+    basis: str
+    by: str
+    currency: str
+    labels: tuple[str, ...]
+    rows: list[AgingRow]
+    total: AgingRow
+    rates: list[RateUsed] = field(default_factory=list)
+
+
+def aging_report(
+    *,
+    as_of: dt.date,
+    by: str = "customer",
+    basis: str = "due",
+    buckets: str | Sequence[int] = DEFAULT_BUCKETS,
+    customer_ids: Sequence[int] | None = None,
+) -> AgingReport:
+    """Open receivables as of `as_of`, bucketed by days past the due (or issue) date, in BASE_CURRENCY."""
+    if by not in GROUPINGS:
+        raise DomainError(f"by must be one of {', '.join(GROUPINGS)}", field="by")
+    if basis not in BASES:
+        raise DomainError(f"basis must be one of {', '.join(BASES)}", field="basis")
+    try:
+        bounds = parse_buckets(buckets)
+    except ValueError as exc:
+        raise DomainError(str(exc), field="buckets") from exc
+    labels = bucket_labels(bounds)
+    base = settings.BASE_CURRENCY
+    rates = _rates_as_of(as_of)
+    sql, params = _aging_sql(
+        as_of=as_of,
+        basis=BASES[basis],
+        bounds=bounds,
+        rates=rates,
+        places=minor_units(base),
+        customer_ids=customer_ids,
+    )
+    width = len(labels)
+    rows: list[AgingRow] = []
+    used: set[str] = set()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        previous: AgingRow | None = None
+        for external_id, name, currency, *amounts in cursor.fetchall():
+            if currency not in rates:
+                raise DomainError(
+                    f"No {currency}→{base} rate is dated on or before {as_of}.",
+                    field="as_of",
+                    code="missing_fx_rate",
+                )
+            used.add(currency)
+            values = tuple(Decimal(a) for a in amounts)
+            if (
+                previous is not None and previous.key == external_id
+            ):  # a second currency for the same customer
+                values = tuple(p + v for p, v in zip(previous.buckets, values, strict=True))
+                rows.pop()
+            previous = AgingRow(external_id, name, values, sum(values, ZERO))
+            rows.append(previous)
+    totals = tuple(sum((row.buckets[i] for row in rows), ZERO) for i in range(width))
+    total = AgingRow("TOTAL", "Total", totals, sum(totals, ZERO))
+    return AgingReport(
+        as_of=as_of,
+        basis=basis,
+        by=by,
+        currency=base,
+        labels=labels,
+        rows=rows if by == "customer" else [],
+        total=total,
+        rates=[rates[c] for c in sorted(used) if c != base],
+    )
+
+
+def _rates_as_of(as_of: dt.date) -> dict[str, RateUsed]:
+    rates = {settings.BASE_CURRENCY: RateUsed(settings.BASE_CURRENCY, Decimal(1), None)}
+    for currency, date, rate in (
+        FxRate.objects.filter(date__lte=as_of)
+        .order_by("currency", "-date")
+        .values_list("currency", "date", "rate")
+    ):
+        rates.setdefault(currency, RateUsed(currency, rate, date))
+    return rates
+
+
+def _aging_sql(
+    *,
+    as_of: dt.date,
+    basis: str,
+    bounds: tuple[int, ...],
+    rates: dict[str, RateUsed],
+    places: int,
+    customer_ids: Sequence[int] | None,
+) -> tuple[str, list[Any]]:
+    """The report query and its parameters, which follow the order of the placeholders in the text."""
+    ids = list(customer_ids or ())
+    customer_filter = ""
+    if customer_ids is not None:
+        customer_filter = f"AND i.customer_id IN ({', '.join(['%s'] * len(ids)) or 'NULL'})"
+    if not Allocation.objects.filter(date__gt=as_of).exists():
+        # The kept open amount is exact on this date; the partial index invoice_open_aging serves it.
+        open_items = f"""
+            SELECT i.customer_id, i.currency, i.{basis} AS d, i.open_amount AS open
+            FROM ledger_invoice i
+            WHERE i.open_amount > 0 AND i.issue_date <= %s {customer_filter}"""
+        open_params: list[Any] = [as_of, *ids]
+    else:
+        open_items = f"""
+            SELECT i.customer_id, i.currency, i.{basis} AS d,
+                   ROUND(i.amount - COALESCE((SELECT SUM(a.amount) FROM ledger_allocation a
+                                              WHERE a.invoice_id = i.id AND a.date <= %s), 0), 4) AS open
+            FROM ledger_invoice i
+            WHERE i.issue_date <= %s AND (i.closed_on IS NULL OR i.closed_on > %s) {customer_filter}"""
+        open_params = [as_of, as_of, as_of, *ids]
+
+    # Bucket i holds basis dates in [floors[i], floors[i - 1]); the last holds those before the last floor.
+    floors = bucket_floor_dates(as_of, bounds)
+    sums = ["SUM(CASE WHEN o.d >= %s THEN o.open ELSE 0 END)"]
+    sum_params: list[Any] = [floors[0]]
+    for upper, lower in pairwise(floors):
+        sums.append("SUM(CASE WHEN o.d >= %s AND o.d < %s THEN o.open ELSE 0 END)")
+        sum_params += [lower, upper]
+    sums.append("SUM(CASE WHEN o.d < %s THEN o.open ELSE 0 END)")
+    sum_params.append(floors[-1])
+
+    # Convert each customer's per-currency sums at the rate of the day, rounded to the base currency's unit.
+    rate_case = "CASE g.currency " + " ".join("WHEN %s THEN %s" for _ in rates) + " END"
+    rate_params = [p for r in rates.values() for p in (r.currency, r.rate)]
+    converted = ", ".join(
+        _as_text(f"ROUND(g.b{i} * ({rate_case}), {places})", places) for i in range(len(sums))
+    )
+    columns = ", ".join(f"{expr} AS b{i}" for i, expr in enumerate(sums))
+    sql = f"""
+        SELECT c.external_id, c.name, g.currency, {converted}
+        FROM (SELECT o.customer_id, o.currency, {columns}
+              FROM ({open_items}) o
+              WHERE o.open > 0
+              GROUP BY o.customer_id, o.currency) g
+        JOIN ledger_customer c ON c.id = g.customer_id
+        ORDER BY c.external_id, g.currency"""
+    return sql, rate_params * len(sums) + sum_params + open_params
+
+
+def _as_text(expr: str, places: int) -> str:
+    # SQLite computes in binary floating point; printing with the currency's places gives the exact decimal.
+    if connection.vendor == "sqlite":
+        return f"printf('%%.{places}f', {expr})"
+    return expr
+
+
+def report_as_dict(report: AgingReport) -> dict[str, Any]:
+    def row(r: AgingRow) -> dict[str, Any]:
+        return {
+            "customer": r.key,
+            "name": r.name,
+            "buckets": {label: str(v) for label, v in zip(report.labels, r.buckets, strict=True)},
+            "total": str(r.total),
+        }
+
+    return {
+        "as_of": report.as_of.isoformat(),
+        "basis": report.basis,
+        "by": report.by,
+        "currency": report.currency,
+        "labels": list(report.labels),
+        "rates": [
+            {"currency": r.currency, "rate": str(r.rate), "date": r.date.isoformat() if r.date else None}
+            for r in report.rates
+        ],
+        "rows": [row(r) for r in report.rows],
+        "total": row(report.total),
+    }
+
+
+class Writable(Protocol):
+    def write(self, text: str, /) -> Any: ...
+
+
+def report_as_csv(report: AgingReport, out: Writable) -> None:
+    """customer,current,1-30,…,total — one row per customer by external id, then TOTAL."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["customer", *report.labels, "total"])
+    for r in (*report.rows, report.total):
+        writer.writerow([r.key, *r.buckets, r.total])
+
+
+def report_as_table(report: AgingReport) -> str:
+    header = ["customer", *report.labels, "total"]
+    body = [[r.key, *(f"{v:,}" for v in r.buckets), f"{r.total:,}"] for r in (*report.rows, report.total)]
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+    ]
+    for line in body:
+        lines.append(
+            "  ".join(
+                str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+    note = f"As of {report.as_of}, by {report.basis} date, in {report.currency}"
+    if report.rates:
+        note += "; rates: " + ", ".join(f"{r.currency} {r.rate} ({r.date})" for r in report.rates)
+    return "\n".join([note, *lines])
