@@ -1,0 +1,125 @@
+"""Serializer fields for money, currencies and references by external id."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from rest_framework import serializers
+
+from recoup.core.money import (
+    AMOUNT_DECIMAL_PLACES,
+    AMOUNT_MAX_DIGITS,
+    MoneyError,
+    normalize_currency,
+    quantize,
+)
+
+
+class AmountField(serializers.DecimalField):
+    """A money amount: a plain decimal string or JSON number, at most 4 decimals and 15 whole digits.
+
+    Exponents, NaN, infinities and booleans are refused. The currency's own minor unit is checked by the
+    serializer that knows the currency (see `check_amount_for_currency`).
+    """
+
+    default_error_messages = {"plain": "Enter a plain decimal amount such as 1250.00."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", AMOUNT_MAX_DIGITS)
+        kwargs.setdefault("decimal_places", AMOUNT_DECIMAL_PLACES)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
+            self.fail("plain")
+        if isinstance(data, str) and "e" in data.lower():
+            self.fail("plain")
+        return super().to_internal_value(data)
+
+
+class CurrencyCodeField(serializers.CharField):
+    """An ISO 4217 code, upper-cased."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 3)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        try:
+            return normalize_currency(text)
+        except MoneyError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+def check_amount_for_currency(amount: Decimal | None, currency: str, field: str = "amount") -> None:
+    """Refuse more decimals than the currency has (JPY 0, EUR 2, KWD 3)."""
+    if amount is not None and quantize(amount, currency) != amount:
+        raise serializers.ValidationError({field: [f"{amount} has more decimals than {currency} allows."]})
+
+
+def money(amount: Decimal | None, currency: str) -> str | None:
+    """An amount as the string the API returns: quantized to the currency's minor unit."""
+    return None if amount is None else str(quantize(amount, currency))
+
+
+class ExternalIdField(serializers.SlugRelatedField):
+    """A reference to a customer, invoice, payment or credit note by its external id.
+
+    Bulk requests resolve every reference in one query up front and put the result in the serializer context
+    under `lookup_cache[model]`; single requests fall back to one query.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("slug_field", "external_id")
+        super().__init__(**kwargs)
+        self.error_messages["does_not_exist"] = "No {model} has the external id {value!r}."
+
+    def to_internal_value(self, data: Any) -> models.Model:
+        queryset = self.get_queryset()
+        assert queryset is not None, "ExternalIdField needs a queryset"
+        if not isinstance(data, str) or not data:
+            self.fail("invalid")
+        cache = self.context.get("lookup_cache", {}).get(queryset.model)
+        found = cache.get(data) if cache is not None else queryset.filter(external_id=data).first()
+        if found is None:
+            self.fail("does_not_exist", model=queryset.model._meta.verbose_name, value=data)
+        return found
+
+
+class UniqueExternalId:
+    """The external id is not taken yet (400, never an IntegrityError).
+
+    Bulk requests look every id up in one query and list the taken ones in the context
+    (`taken_external_ids`).
+    """
+
+    requires_context = True
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+
+    def __call__(self, value: str, field: serializers.Field) -> None:
+        instance = getattr(field.parent, "instance", None)
+        taken = field.context.get("taken_external_ids")
+        if taken is not None:
+            clash = value in taken
+        else:
+            others = self.model._default_manager.filter(external_id=value)
+            if isinstance(instance, self.model):
+                others = others.exclude(pk=instance.pk)
+            clash = others.exists()
+        if clash:
+            raise serializers.ValidationError(
+                f"A {self.model._meta.verbose_name} with external id {value!r} already exists."
+            )
+
+
+def external_id_field(model: type[models.Model]) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=64,
+        validators=[UniqueExternalId(model)],
+        help_text=f"Your system's id for the {model._meta.verbose_name}; unique.",
+    )

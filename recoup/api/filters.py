@@ -1,0 +1,123 @@
+"""Query-string filters for the list endpoints (django-filter). References take external ids or ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as filters
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from recoup.ledger.models import (
+    Allocation,
+    AllocationKind,
+    Contact,
+    CreditNote,
+    Customer,
+    FxRate,
+    Invoice,
+    Payment,
+)
+
+
+def _upper(queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+    return queryset.filter(**{name: value.strip().upper()})
+
+
+class CustomerFilter(filters.FilterSet):
+    external_id = filters.CharFilter(help_text="Exact external id.")
+    collector = filters.CharFilter(field_name="collector__username", help_text="The collector's username.")
+    collector_id = filters.NumberFilter()
+    currency = filters.CharFilter(method=_upper)
+    on_hold = filters.BooleanFilter()
+    do_not_dun = filters.BooleanFilter()
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+
+class ContactFilter(filters.FilterSet):
+    customer = filters.CharFilter(field_name="customer__external_id", help_text="The customer's external id.")
+    customer_id = filters.NumberFilter()
+    email = filters.CharFilter(lookup_expr="iexact")
+    is_ap = filters.BooleanFilter()
+
+    class Meta:
+        model = Contact
+        fields: list[str] = []
+
+
+class InvoiceFilter(filters.FilterSet):
+    external_id = filters.CharFilter(help_text="Exact external id.")
+    customer = filters.CharFilter(field_name="customer__external_id", help_text="The customer's external id.")
+    customer_id = filters.NumberFilter()
+    status = filters.ChoiceFilter(
+        choices=[("open", "open"), ("closed", "closed")],
+        method="filter_status",
+        help_text="open: something is left to collect (open_amount > 0); closed: settled.",
+    )
+    overdue = filters.BooleanFilter(method="filter_overdue", help_text="Open and due before today.")
+    due_date = filters.DateFromToRangeFilter(help_text="due_date_after / due_date_before, inclusive.")
+    issue_date = filters.DateFromToRangeFilter(help_text="issue_date_after / issue_date_before, inclusive.")
+    currency = filters.CharFilter(method=_upper)
+
+    class Meta:
+        model = Invoice
+        fields: list[str] = []
+
+    def filter_status(self, queryset: QuerySet[Invoice], name: str, value: str) -> QuerySet[Invoice]:
+        return queryset.filter(open_amount__gt=0) if value == "open" else queryset.filter(open_amount=0)
+
+    def filter_overdue(self, queryset: QuerySet[Invoice], name: str, value: bool) -> QuerySet[Invoice]:
+        overdue = Q(open_amount__gt=0, due_date__lt=timezone.localdate())
+        return queryset.filter(overdue if value else ~overdue)
+
+
+class CustomerCreditFilter(filters.FilterSet):
+    external_id = filters.CharFilter(help_text="Exact external id.")
+    customer = filters.CharFilter(field_name="customer__external_id", help_text="The customer's external id.")
+    customer_id = filters.NumberFilter()
+    date = filters.DateFromToRangeFilter(help_text="date_after / date_before, inclusive.")
+    currency = filters.CharFilter(method=_upper)
+    unapplied = filters.BooleanFilter(method="filter_unapplied", help_text="Has an unapplied part left.")
+
+    def filter_unapplied(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
+        return queryset.filter(unapplied_amount__gt=0) if value else queryset.filter(unapplied_amount=0)
+
+
+class PaymentFilter(CustomerCreditFilter):
+    class Meta:
+        model = Payment
+        fields: list[str] = []
+
+
+class CreditNoteFilter(CustomerCreditFilter):
+    class Meta:
+        model = CreditNote
+        fields: list[str] = []
+
+
+class AllocationFilter(filters.FilterSet):
+    invoice = filters.CharFilter(field_name="invoice__external_id", help_text="The invoice's external id.")
+    invoice_id = filters.NumberFilter()
+    payment = filters.CharFilter(field_name="payment__external_id", help_text="The payment's external id.")
+    payment_id = filters.NumberFilter()
+    credit_note = filters.CharFilter(field_name="credit_note__external_id")
+    credit_note_id = filters.NumberFilter()
+    customer = filters.CharFilter(field_name="invoice__customer__external_id")
+    kind = filters.ChoiceFilter(choices=AllocationKind.choices)
+    date = filters.DateFromToRangeFilter(help_text="date_after / date_before, inclusive.")
+
+    class Meta:
+        model = Allocation
+        fields: list[str] = []
+
+
+class FxRateFilter(filters.FilterSet):
+    currency = filters.CharFilter(method=_upper)
+    date = filters.DateFromToRangeFilter(help_text="date_after / date_before, inclusive.")
+
+    class Meta:
+        model = FxRate
+        fields: list[str] = []

@@ -1,0 +1,31 @@
+"""/api/v1/: the ledger resources and the aging report."""
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework.routers import DefaultRouter
+
+from recoup.api.views.allocations import AllocationViewSet, FxRateViewSet
+from recoup.api.views.customers import ContactViewSet, CustomerViewSet
+from recoup.api.views.documents import CreditNoteViewSet, InvoiceViewSet, PaymentViewSet
+from recoup.api.views.reports import AgingReportView
+
+router = DefaultRouter()
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("credit-notes", CreditNoteViewSet, basename="credit-note")
+router.register("payments", PaymentViewSet, basename="payment")
+router.register("allocations", AllocationViewSet, basename="allocation")
+router.register("fx-rates", FxRateViewSet, basename="fx-rate")
+
+
+@extend_schema(exclude=True)
+class AgingReportSlashView(AgingReportView):
+    """The same report with a trailing slash, like every other resource; documented once, without it."""
+
+
+urlpatterns = [
+    path("reports/aging", AgingReportView.as_view(), name="aging-report"),
+    path("reports/aging/", AgingReportSlashView.as_view(), name="aging-report-slash"),
+    *router.urls,
+]

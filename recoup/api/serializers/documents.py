@@ -1,0 +1,190 @@
+"""Invoices, payments and credit notes. Writes go through recoup.ledger.services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from recoup.api.fields import (
+    AmountField,
+    CurrencyCodeField,
+    ExternalIdField,
+    check_amount_for_currency,
+    external_id_field,
+    money,
+)
+from recoup.core.money import quantize
+from recoup.ledger import services
+from recoup.ledger.models import Allocation, CreditNote, Customer, Invoice, Payment
+from recoup.ledger.services import Application
+
+CUSTOMER_HELP = "The customer's external id, e.g. C00001."
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    external_id = external_id_field(Invoice)
+    customer = ExternalIdField(queryset=Customer.objects.all(), help_text=CUSTOMER_HELP)
+    amount = AmountField(min_value=Decimal("0.0001"))
+    currency = CurrencyCodeField(required=False, help_text="ISO 4217; defaults to the customer's currency.")
+    open_amount = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "external_id",
+            "customer",
+            "customer_id",
+            "issue_date",
+            "due_date",
+            "amount",
+            "currency",
+            "open_amount",
+            "status",
+            "closed_on",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["customer_id", "closed_on"]
+
+    def get_open_amount(self, invoice: Invoice) -> str:
+        return str(money(invoice.open_amount, invoice.currency))
+
+    def get_status(self, invoice: Invoice) -> str:
+        """`open` while anything is left to collect, else `closed`."""
+        return "open" if invoice.open_amount > 0 else "closed"
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs["currency"] = attrs.get("currency") or attrs["customer"].currency
+        check_amount_for_currency(attrs["amount"], attrs["currency"])
+        if attrs["due_date"] < attrs["issue_date"]:
+            raise serializers.ValidationError({"due_date": ["The due date is before the issue date."]})
+        return attrs
+
+    def to_representation(self, instance: Invoice) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["amount"] = money(instance.amount, instance.currency)
+        return data
+
+    def create(self, validated_data: dict[str, Any]) -> Invoice:
+        return services.invoice_create(actor=self.context["request"].user, **validated_data)
+
+
+class AppliedSerializer(serializers.ModelSerializer):
+    """One application of a payment or credit note to an invoice: `amount` omitted means all it can."""
+
+    invoice = ExternalIdField(queryset=Invoice.objects.all(), help_text="The invoice's external id.")
+    amount = AmountField(min_value=Decimal("0.0001"), required=False, allow_null=True)
+
+    class Meta:
+        model = Allocation
+        fields = ["id", "invoice", "invoice_id", "amount", "date", "reverses_id"]
+        read_only_fields = ["invoice_id", "date", "reverses_id"]
+
+    def to_representation(self, instance: Allocation) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["amount"] = money(instance.amount, instance.currency)
+        return data
+
+
+class CustomerCreditSerializer(serializers.ModelSerializer):
+    """What payments and credit notes share: a dated amount, applied to the invoices it names."""
+
+    customer = ExternalIdField(queryset=Customer.objects.all(), help_text=CUSTOMER_HELP)
+    amount = AmountField(min_value=Decimal("0.0001"))
+    currency = CurrencyCodeField(required=False, help_text="ISO 4217; defaults to the customer's currency.")
+    unapplied_amount = serializers.SerializerMethodField()
+    invoice = ExternalIdField(
+        queryset=Invoice.objects.all(),
+        write_only=True,
+        required=False,
+        help_text="Shortcut: the external id of one invoice to apply as much as possible to.",
+    )
+    allocations = AppliedSerializer(
+        many=True,
+        required=False,
+        help_text="Invoices to apply this document to, in order. The rest stays unapplied customer credit.",
+    )
+
+    common_fields = [
+        "id",
+        "external_id",
+        "customer",
+        "customer_id",
+        "date",
+        "amount",
+        "currency",
+        "unapplied_amount",
+        "invoice",
+        "allocations",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_unapplied_amount(self, document: Payment | CreditNote) -> str:
+        return str(money(document.unapplied_amount, document.currency))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        customer: Customer = attrs["customer"]
+        currency = attrs["currency"] = attrs.get("currency") or customer.currency
+        check_amount_for_currency(attrs["amount"], currency)
+        shortcut: Invoice | None = attrs.pop("invoice", None)
+        if shortcut is not None and (problem := _misfit(shortcut, customer, currency)):
+            raise serializers.ValidationError({"invoice": [problem]})
+        items = attrs.pop("allocations", [])
+        errors: dict[str, Any] = {}
+        for index, item in enumerate(items):
+            invoice, amount = item["invoice"], item.get("amount")
+            if problem := _misfit(invoice, customer, currency):
+                errors[str(index)] = {"invoice": [problem]}
+            elif amount is not None and quantize(amount, currency) != amount:
+                errors[str(index)] = {"amount": [f"{amount} has more decimals than {currency} allows."]}
+        if errors:
+            raise serializers.ValidationError({"allocations": errors})
+        named = sum((item["amount"] for item in items if item.get("amount") is not None), Decimal(0))
+        if named > attrs["amount"]:
+            raise serializers.ValidationError(
+                {"allocations": [f"They apply {named}, more than the document's amount {attrs['amount']}."]}
+            )
+        attrs["apply_to"] = [Application(shortcut)] if shortcut is not None else []
+        attrs["apply_to"] += [Application(item["invoice"], item.get("amount")) for item in items]
+        return attrs
+
+    def to_representation(self, instance: Payment | CreditNote) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["amount"] = money(instance.amount, instance.currency)
+        return data
+
+
+def _misfit(invoice: Invoice, customer: Customer, currency: str) -> str | None:
+    """Why this document cannot be applied to `invoice`, or None."""
+    if invoice.customer_id != customer.pk:
+        return f"{invoice.external_id} belongs to another customer."
+    if invoice.currency != currency:
+        return f"{invoice.external_id} is in {invoice.currency}, not {currency}."
+    return None
+
+
+class PaymentSerializer(CustomerCreditSerializer):
+    external_id = external_id_field(Payment)
+
+    class Meta:
+        model = Payment
+        fields = [*CustomerCreditSerializer.common_fields, "reference"]
+
+    def create(self, validated_data: dict[str, Any]) -> Payment:
+        return services.payment_create(actor=self.context["request"].user, **validated_data)
+
+
+class CreditNoteSerializer(CustomerCreditSerializer):
+    external_id = external_id_field(CreditNote)
+
+    class Meta:
+        model = CreditNote
+        fields = [*CustomerCreditSerializer.common_fields, "reason"]
+
+    def create(self, validated_data: dict[str, Any]) -> CreditNote:
+        return services.credit_note_create(actor=self.context["request"].user, **validated_data)

@@ -1,0 +1,96 @@
+"""Invoices, payments and credit notes: created (one by one or in bulk) and read; never deleted."""
+
+from __future__ import annotations
+
+from django.db.models import Model, Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from recoup.api.filters import CreditNoteFilter, InvoiceFilter, PaymentFilter
+from recoup.api.serializers.documents import CreditNoteSerializer, InvoiceSerializer, PaymentSerializer
+from recoup.api.views.base import LedgerViewSet
+from recoup.api.views.bulk import BULK_LIMIT, BulkErrorSerializer, BulkResultSerializer, bulk_create
+from recoup.ledger.models import Allocation, CreditNote, Customer, Invoice, Payment
+
+BULK_DOC = (
+    f"Create up to {BULK_LIMIT} items from a JSON list, all or nothing: if any item is invalid the answer is "
+    '400 with the errors keyed by item index and field, e.g. {"errors": {"3": {"due_date": ["..."]}}}, '
+    "and nothing is written."
+)
+
+
+class DocumentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, LedgerViewSet
+):
+    """Ledger documents are facts: no PUT, PATCH or DELETE (405). Correct them with allocations."""
+
+    ordering = ["date", "id"]
+
+
+class InvoiceViewSet(DocumentViewSet):
+    """Invoices. `status=open`: something is left to collect; `overdue=true`: open and past due."""
+
+    serializer_class = InvoiceSerializer
+    filterset_class = InvoiceFilter
+    search_fields = ["external_id", "customer__name", "customer__external_id"]
+    ordering_fields = ["due_date", "issue_date", "amount", "open_amount", "external_id", "created_at", "id"]
+    ordering = ["due_date", "id"]
+
+    def get_queryset(self) -> QuerySet[Invoice]:
+        return Invoice.objects.select_related("customer")
+
+    @extend_schema(
+        request=InvoiceSerializer(many=True),
+        responses={201: BulkResultSerializer, 400: BulkErrorSerializer},
+        description=BULK_DOC,
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        return bulk_create(request, InvoiceSerializer, references={Customer: ("customer",)})
+
+
+def _with_allocations(
+    queryset: QuerySet[Payment] | QuerySet[CreditNote],
+) -> QuerySet[Payment] | QuerySet[CreditNote]:
+    allocations = Allocation.objects.select_related("invoice").order_by("date", "id")
+    return queryset.select_related("customer").prefetch_related(Prefetch("allocations", queryset=allocations))
+
+
+class PaymentViewSet(DocumentViewSet):
+    """Payments received. Name invoices with `invoice` or `allocations` to apply the payment to them."""
+
+    serializer_class = PaymentSerializer
+    filterset_class = PaymentFilter
+    search_fields = ["external_id", "reference", "customer__name", "customer__external_id"]
+    ordering_fields = ["date", "amount", "unapplied_amount", "external_id", "created_at", "id"]
+
+    def get_queryset(self) -> QuerySet[Payment]:
+        return _with_allocations(Payment.objects.all())  # type: ignore[return-value]
+
+    @extend_schema(
+        request=PaymentSerializer(many=True),
+        responses={201: BulkResultSerializer, 400: OpenApiResponse(BulkErrorSerializer)},
+        description=BULK_DOC,
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        references: dict[type[Model], tuple[str, ...]] = {
+            Customer: ("customer",),
+            Invoice: ("invoice", "allocations.invoice"),
+        }
+        return bulk_create(request, PaymentSerializer, references=references)
+
+
+class CreditNoteViewSet(DocumentViewSet):
+    """Credit notes. Name invoices with `invoice` or `allocations` to apply the note to them."""
+
+    serializer_class = CreditNoteSerializer
+    filterset_class = CreditNoteFilter
+    search_fields = ["external_id", "reason", "customer__name", "customer__external_id"]
+    ordering_fields = ["date", "amount", "unapplied_amount", "external_id", "created_at", "id"]
+
+    def get_queryset(self) -> QuerySet[CreditNote]:
+        return _with_allocations(CreditNote.objects.all())  # type: ignore[return-value]
