@@ -1,0 +1,234 @@
+"""Ledger pages: customers, a customer, invoices, an invoice. Reads only, through the selectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.views.generic import DetailView, ListView
+
+from recoup.core.errors import DomainError
+from recoup.ledger import aging, rules, selectors
+from recoup.ledger.models import Customer, Invoice
+from recoup.users.permissions import RoleRequiredMixin
+
+PAGE_SIZE = 50
+OPEN_INVOICES_SHOWN = 100
+ZERO = Decimal(0)
+
+
+class CountedPaginator(Paginator):
+    """Counts the filtered rows without the list's aggregates: the count query skips the joins and sums."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count_from: QuerySet[Any], **kwargs: Any) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        self._count_from = count_from
+
+    @property
+    def count(self) -> int:
+        if not hasattr(self, "_count"):
+            self._count = self._count_from.count()
+        return self._count
+
+
+class HtmxPartialMixin:
+    """Answers an htmx request with the page's partial only, so search-as-you-type swaps just the table."""
+
+    partial_template_name = ""
+
+    def get_template_names(self) -> list[str]:
+        request = self.request  # type: ignore[attr-defined]
+        if getattr(request, "htmx", False) and not request.htmx.boosted:
+            return [self.partial_template_name]
+        return super().get_template_names()  # type: ignore[misc]
+
+
+def _set_days_past_due(invoices: Iterable[Invoice], today: dt.date) -> None:
+    """For the rows of one page: days past the due date of each open invoice (None once settled)."""
+    for invoice in invoices:
+        invoice.days_past_due = rules.days_past(today, invoice.due_date) if invoice.is_open else None  # type: ignore[attr-defined]
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+# Customers --------------------------------------------------------------------------------------------------
+
+
+class CustomerListView(RoleRequiredMixin, HtmxPartialMixin, ListView):
+    template_name = "ledger/customer_list.html"
+    partial_template_name = "ledger/partials/customer_table.html"
+    context_object_name = "customers"
+    paginate_by = PAGE_SIZE
+    sorts = {
+        "name": "Name",
+        "-balance": "Balance",
+        "-overdue": "Overdue",
+    }
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        self.search = self.request.GET.get("q", "").strip()[:100]
+        sort = self.request.GET.get("sort", "-balance")
+        self.sort = sort if sort in selectors.CUSTOMER_SORTS else "-balance"
+        return selectors.customer_list(today=timezone.localdate(), search=self.search, sort=self.sort)
+
+    def get_paginator(
+        self,
+        queryset: Any,
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+        **kwargs: Any,
+    ) -> Paginator:
+        return CountedPaginator(
+            queryset,
+            per_page,
+            orphans=orphans,
+            allow_empty_first_page=allow_empty_first_page,
+            count_from=selectors.customer_search(Customer.objects.all(), self.search),
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            search=self.search, sort=self.sort, nav="customers", list_query=_query_without_page(self.request)
+        )
+        return context
+
+
+class CustomerDetailView(RoleRequiredMixin, DetailView):
+    template_name = "ledger/customer_detail.html"
+    context_object_name = "customer"
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        return Customer.objects.select_related("collector").prefetch_related("contacts")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        customer: Customer = self.object
+        today = timezone.localdate()
+        try:
+            report = aging.aging_report(as_of=today, by="customer", customer_ids=[customer.pk])
+        except DomainError as exc:  # a currency with no FX rate yet: the page still shows, the strip says why
+            report, aging_error = None, exc.message
+        else:
+            aging_error = ""
+        if report is not None:
+            row = report.rows[0] if report.rows else None
+            buckets = row.buckets if row else (ZERO,) * len(report.labels)
+            context["aging_cells"] = list(zip(report.labels, buckets, strict=True))
+            context["aging_total"] = row.total if row else ZERO
+        open_totals = selectors.customer_open_totals(customer=customer, today=today)
+        own_open = next((t.open for t in open_totals if t.currency == customer.currency), ZERO)
+        unapplied = selectors.customer_unapplied_as_of(customer=customer, as_of=today)
+        open_invoices = list(selectors.customer_open_invoices(customer=customer)[:OPEN_INVOICES_SHOWN])
+        _set_days_past_due(open_invoices, today)
+        context.update(
+            nav="customers",
+            today=today,
+            open_totals=open_totals,
+            unapplied=sorted(unapplied.items()),
+            # DESIGN.md: unapplied cash and credit notes net into the balance (in the customer's currency).
+            net_balance=own_open - unapplied.get(customer.currency, ZERO),
+            aging=report,
+            aging_error=aging_error,
+            open_invoices=open_invoices,
+            open_invoices_count=sum(t.invoices for t in open_totals),
+            payments=selectors.customer_recent_payments(customer=customer),
+            credit_notes=selectors.customer_recent_credit_notes(customer=customer),
+        )
+        return context
+
+
+# Invoices ---------------------------------------------------------------------------------------------------
+
+
+class InvoiceFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("open", "Open"), ("closed", "Closed"), ("all", "All")], required=False, initial="open"
+    )
+    overdue = forms.BooleanField(required=False, label="Overdue only")
+    customer = forms.CharField(required=False, max_length=100, label="Customer")
+    due_from = forms.DateField(
+        required=False, label="Due from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    due_to = forms.DateField(required=False, label="Due to", widget=forms.DateInput(attrs={"type": "date"}))
+    currency = forms.ChoiceField(required=False, label="Currency")
+
+    def __init__(self, *args: Any, currencies: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [("", "Any"), *((c, c) for c in currencies)]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        due_from: dt.date | None = data.get("due_from")
+        due_to: dt.date | None = data.get("due_to")
+        if due_from and due_to and due_from > due_to:
+            self.add_error("due_to", "The end of the range is before its start.")
+        return data
+
+
+class InvoiceListView(RoleRequiredMixin, HtmxPartialMixin, ListView):
+    template_name = "ledger/invoice_list.html"
+    partial_template_name = "ledger/partials/invoice_table.html"
+    context_object_name = "invoices"
+    paginate_by = PAGE_SIZE
+
+    def get_queryset(self) -> QuerySet[Invoice]:
+        self.form = InvoiceFilterForm(self.request.GET or None, currencies=selectors.invoice_currencies())
+        filters: dict[str, Any] = {"status": "open"}
+        if self.form.is_bound and self.form.is_valid():
+            data = self.form.cleaned_data
+            filters = {
+                "status": data["status"] or "open",
+                "overdue_only": data["overdue"],
+                "customer": data["customer"],
+                "due_from": data["due_from"],
+                "due_to": data["due_to"],
+                "currency": data["currency"],
+            }
+        elif self.form.is_bound:
+            return Invoice.objects.none()
+        return selectors.invoice_list(today=timezone.localdate(), **filters)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        today = timezone.localdate()
+        _set_days_past_due(context["object_list"], today)
+        context.update(
+            form=self.form, nav="invoices", today=today, list_query=_query_without_page(self.request)
+        )
+        return context
+
+
+class InvoiceDetailView(RoleRequiredMixin, DetailView):
+    template_name = "ledger/invoice_detail.html"
+    context_object_name = "invoice"
+
+    def get_object(self, queryset: QuerySet[Invoice] | None = None) -> Invoice:
+        return get_object_or_404(Invoice.objects.select_related("customer"), pk=self.kwargs["pk"])
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        invoice: Invoice = self.object
+        today = timezone.localdate()
+        _set_days_past_due([invoice], today)
+        context.update(
+            nav="invoices",
+            today=today,
+            days_past_due=invoice.days_past_due,  # type: ignore[attr-defined]
+            applied=invoice.amount - invoice.open_amount,
+            allocations=selectors.invoice_allocation_history(invoice=invoice),
+        )
+        return context
