@@ -54,10 +54,16 @@ class CurrencyCodeField(serializers.CharField):
             raise serializers.ValidationError(str(exc)) from exc
 
 
+def too_many_decimals(amount: Decimal | None, currency: str) -> str | None:
+    """Why `amount` cannot be in `currency` (more decimals than JPY 0, EUR 2, KWD 3), or None."""
+    if amount is None or quantize(amount, currency) == amount:
+        return None
+    return f"{amount.normalize():f} has more decimals than {currency} allows."
+
+
 def check_amount_for_currency(amount: Decimal | None, currency: str, field: str = "amount") -> None:
-    """Refuse more decimals than the currency has (JPY 0, EUR 2, KWD 3)."""
-    if amount is not None and quantize(amount, currency) != amount:
-        raise serializers.ValidationError({field: [f"{amount} has more decimals than {currency} allows."]})
+    if problem := too_many_decimals(amount, currency):
+        raise serializers.ValidationError({field: [problem]})
 
 
 def money(amount: Decimal | None, currency: str) -> str | None:
@@ -112,9 +118,9 @@ class UniqueExternalId:
                 others = others.exclude(pk=instance.pk)
             clash = others.exists()
         if clash:
-            raise serializers.ValidationError(
-                f"A {self.model._meta.verbose_name} with external id {value!r} already exists."
-            )
+            name = str(self.model._meta.verbose_name)
+            article = "An" if name[0] in "aeiou" else "A"
+            raise serializers.ValidationError(f"{article} {name} with external id {value!r} already exists.")
 
 
 def external_id_field(model: type[models.Model]) -> serializers.CharField:

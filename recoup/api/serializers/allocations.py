@@ -7,8 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from recoup.api.fields import AmountField, CurrencyCodeField, ExternalIdField, money
-from recoup.core.money import quantize
+from recoup.api.fields import AmountField, CurrencyCodeField, ExternalIdField, money, too_many_decimals
 from recoup.ledger import services
 from recoup.ledger.models import Allocation, AllocationKind, CreditNote, FxRate, Invoice, Payment
 
@@ -84,8 +83,8 @@ class AllocationSerializer(serializers.ModelSerializer):
                 errors[name] = [f"A {kind} allocation names the {name.replace('_', ' ')} it applies."]
             elif kind != name and source is not None:
                 errors[name] = [f"A {kind} allocation does not name a {name.replace('_', ' ')}."]
-        if quantize(attrs["amount"], invoice.currency) != attrs["amount"]:
-            errors["amount"] = [f"{attrs['amount']} has more decimals than {invoice.currency} allows."]
+        if problem := too_many_decimals(attrs["amount"], invoice.currency):
+            errors["amount"] = [problem]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

@@ -14,8 +14,8 @@ from recoup.api.fields import (
     check_amount_for_currency,
     external_id_field,
     money,
+    too_many_decimals,
 )
-from recoup.core.money import quantize
 from recoup.ledger import services
 from recoup.ledger.models import Allocation, CreditNote, Customer, Invoice, Payment
 from recoup.ledger.services import Application
@@ -140,8 +140,8 @@ class CustomerCreditSerializer(serializers.ModelSerializer):
             invoice, amount = item["invoice"], item.get("amount")
             if problem := _misfit(invoice, customer, currency):
                 errors[str(index)] = {"invoice": [problem]}
-            elif amount is not None and quantize(amount, currency) != amount:
-                errors[str(index)] = {"amount": [f"{amount} has more decimals than {currency} allows."]}
+            elif problem := too_many_decimals(amount, currency):
+                errors[str(index)] = {"amount": [problem]}
         if errors:
             raise serializers.ValidationError({"allocations": errors})
         named = sum((item["amount"] for item in items if item.get("amount") is not None), Decimal(0))
