@@ -1,0 +1,51 @@
+"""Set-based checks every kind shares, run on the staging table: each returns the bad rows with their lines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from recoup.ledger.imports.rows import RowError
+from recoup.ledger.imports.staging import STAGING, Db, money_text
+from recoup.ledger.models import Customer
+
+CUSTOMER = Customer._meta.db_table
+
+
+def duplicate_ids(db: Db, labels: Mapping[str, str]) -> list[RowError]:
+    rows = db.fetch(
+        f"SELECT s.line, s.external_id, d.first_line FROM {STAGING} s"
+        f" JOIN (SELECT external_id, MIN(line) AS first_line FROM {STAGING}"
+        f"       GROUP BY external_id HAVING COUNT(*) > 1) d ON d.external_id = s.external_id"
+        f" WHERE s.line > d.first_line"
+    )
+    return [RowError(line, labels["external_id"], f'duplicate external id "{external_id}" (first on line {first})')
+            for line, external_id, first in rows]
+
+
+def unknown_customers(db: Db, labels: Mapping[str, str]) -> list[RowError]:
+    rows = db.fetch(
+        f"SELECT s.line, s.customer FROM {STAGING} s"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMER} c WHERE c.external_id = s.customer)"
+    )
+    return [RowError(line, labels["customer"], f'unknown customer "{customer}"') for line, customer in rows]
+
+
+def decimals_of_customer_currency(db: Db, labels: Mapping[str, str]) -> list[RowError]:
+    """Rows without a currency take the customer's; their decimals can only be checked here."""
+    currencies = [code for (code,) in db.fetch(
+        f"SELECT DISTINCT c.currency FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer"
+        f" WHERE s.currency IS NULL"
+    )]
+    if not currencies:
+        return []
+    places, params = db.minor_units_case("c.currency", currencies)
+    rows = db.fetch(
+        f"SELECT s.line, s.amount, c.currency, {places} FROM {STAGING} s"
+        f" JOIN {CUSTOMER} c ON c.external_id = s.customer"
+        f" WHERE s.currency IS NULL AND s.amount <> ROUND(s.amount, {places})",
+        params + params,
+    )
+    return [RowError(line, labels["amount"],
+                     f"{money_text(amount)} has more decimals than {currency} allows ({places}), "
+                     f"the currency of the customer")
+            for line, amount, currency, places in rows]
