@@ -254,6 +254,8 @@ def _demo_users() -> tuple[list[DemoLogin], list[User]]:
                 first_name=first,
                 last_name=last,
                 email=f"{username}@recoup.example",
+                # The admin can use Django admin like a `recoup createsuperuser` user.
+                is_superuser=role == Role.ADMIN,
             )
             user.set_password(password)
             user.save()

@@ -195,8 +195,10 @@ def test_demo_users_one_per_role_with_working_passwords():
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
     for login in result.logins:
         assert User.objects.get(username=login.username).check_password(login.password)
-    assert User.objects.get(username="admin").is_staff is True
-    assert User.objects.get(username="viewer").is_staff is False
+    admin, viewer = User.objects.get(username="admin"), User.objects.get(username="viewer")
+    assert (admin.is_staff, admin.is_superuser) == (True, True)
+    assert (viewer.is_staff, viewer.is_superuser) == (False, False)
+    assert not User.objects.filter(is_superuser=True).exclude(username="admin").exists()
 
 
 def test_an_existing_user_keeps_its_password(make_user):
