@@ -16,6 +16,8 @@ from recoup.core.money import (
     quantize,
 )
 
+EXTERNAL_ID_MAX_LENGTH = 64
+
 
 class AmountField(serializers.DecimalField):
     """A money amount: a plain decimal string or JSON number, at most 4 decimals and 15 whole digits.
@@ -71,6 +73,11 @@ def money(amount: Decimal | None, currency: str) -> str | None:
     return None if amount is None else str(quantize(amount, currency))
 
 
+def is_external_id(value: str) -> bool:
+    """Worth looking up: PostgreSQL refuses NUL characters in a query, and no stored id is longer than 64."""
+    return 0 < len(value) <= EXTERNAL_ID_MAX_LENGTH and "\x00" not in value
+
+
 class ExternalIdField(serializers.SlugRelatedField):
     """A reference to a customer, invoice, payment or credit note by its external id.
 
@@ -86,7 +93,7 @@ class ExternalIdField(serializers.SlugRelatedField):
     def to_internal_value(self, data: Any) -> models.Model:
         queryset = self.get_queryset()
         assert queryset is not None, "ExternalIdField needs a queryset"
-        if not isinstance(data, str) or not data:
+        if not isinstance(data, str) or not is_external_id(data):
             self.fail("invalid")
         cache = self.context.get("lookup_cache", {}).get(queryset.model)
         found = cache.get(data) if cache is not None else queryset.filter(external_id=data).first()
@@ -108,6 +115,8 @@ class UniqueExternalId:
         self.model = model
 
     def __call__(self, value: str, field: serializers.Field) -> None:
+        if not is_external_id(value):
+            return  # the field's own validators explain what is wrong with it
         instance = getattr(field.parent, "instance", None)
         taken = field.context.get("taken_external_ids")
         if taken is not None:
@@ -125,7 +134,7 @@ class UniqueExternalId:
 
 def external_id_field(model: type[models.Model]) -> serializers.CharField:
     return serializers.CharField(
-        max_length=64,
+        max_length=EXTERNAL_ID_MAX_LENGTH,
         validators=[UniqueExternalId(model)],
         help_text=f"Your system's id for the {model._meta.verbose_name}; unique.",
     )

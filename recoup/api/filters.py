@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters as filters
+from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -20,6 +21,17 @@ from recoup.ledger.models import (
 )
 
 
+class IdFilter(filters.NumberFilter):
+    """A row id: a whole number in the range of a database id, else a 400 naming the parameter."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(**kwargs)
+
+
 def _upper(queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
     return queryset.filter(**{name: value.strip().upper()})
 
@@ -27,7 +39,7 @@ def _upper(queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
 class CustomerFilter(filters.FilterSet):
     external_id = filters.CharFilter(help_text="Exact external id.")
     collector = filters.CharFilter(field_name="collector__username", help_text="The collector's username.")
-    collector_id = filters.NumberFilter()
+    collector_id = IdFilter()
     currency = filters.CharFilter(method=_upper)
     on_hold = filters.BooleanFilter()
     do_not_dun = filters.BooleanFilter()
@@ -39,7 +51,7 @@ class CustomerFilter(filters.FilterSet):
 
 class ContactFilter(filters.FilterSet):
     customer = filters.CharFilter(field_name="customer__external_id", help_text="The customer's external id.")
-    customer_id = filters.NumberFilter()
+    customer_id = IdFilter()
     email = filters.CharFilter(lookup_expr="iexact")
     is_ap = filters.BooleanFilter()
 
@@ -51,7 +63,7 @@ class ContactFilter(filters.FilterSet):
 class InvoiceFilter(filters.FilterSet):
     external_id = filters.CharFilter(help_text="Exact external id.")
     customer = filters.CharFilter(field_name="customer__external_id", help_text="The customer's external id.")
-    customer_id = filters.NumberFilter()
+    customer_id = IdFilter()
     status = filters.ChoiceFilter(
         choices=[("open", "open"), ("closed", "closed")],
         method="filter_status",
@@ -77,7 +89,7 @@ class InvoiceFilter(filters.FilterSet):
 class CustomerCreditFilter(filters.FilterSet):
     external_id = filters.CharFilter(help_text="Exact external id.")
     customer = filters.CharFilter(field_name="customer__external_id", help_text="The customer's external id.")
-    customer_id = filters.NumberFilter()
+    customer_id = IdFilter()
     date = filters.DateFromToRangeFilter(help_text="date_after / date_before, inclusive.")
     currency = filters.CharFilter(method=_upper)
     unapplied = filters.BooleanFilter(method="filter_unapplied", help_text="Has an unapplied part left.")
@@ -100,11 +112,11 @@ class CreditNoteFilter(CustomerCreditFilter):
 
 class AllocationFilter(filters.FilterSet):
     invoice = filters.CharFilter(field_name="invoice__external_id", help_text="The invoice's external id.")
-    invoice_id = filters.NumberFilter()
+    invoice_id = IdFilter()
     payment = filters.CharFilter(field_name="payment__external_id", help_text="The payment's external id.")
-    payment_id = filters.NumberFilter()
+    payment_id = IdFilter()
     credit_note = filters.CharFilter(field_name="credit_note__external_id")
-    credit_note_id = filters.NumberFilter()
+    credit_note_id = IdFilter()
     customer = filters.CharFilter(field_name="invoice__customer__external_id")
     kind = filters.ChoiceFilter(choices=AllocationKind.choices)
     date = filters.DateFromToRangeFilter(help_text="date_after / date_before, inclusive.")

@@ -30,3 +30,5 @@ class DecimalJSONParser(JSONParser):
             )
         except ValueError as exc:  # also UnicodeDecodeError and ints too long to convert
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - nested too deeply") from exc

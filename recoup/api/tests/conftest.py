@@ -12,7 +12,7 @@ from recoup.users.services import token_create
 
 
 @pytest.fixture
-def client_for(make_user) -> Callable[..., APIClient]:  # type: ignore[no-untyped-def]
+def client_for(make_user) -> Callable[..., APIClient]:
     """client_for(Role.MANAGER) or client_for(user): an APIClient sending that user's API token."""
 
     def make(who: str | User) -> APIClient:
@@ -26,11 +26,11 @@ def client_for(make_user) -> Callable[..., APIClient]:  # type: ignore[no-untype
 
 
 @pytest.fixture
-def api(client_for) -> APIClient:  # type: ignore[no-untyped-def]
+def api(client_for) -> APIClient:
     """A manager's client: allowed every ledger write."""
     return client_for(Role.MANAGER)
 
 
 @pytest.fixture
-def reader(client_for) -> APIClient:  # type: ignore[no-untyped-def]
+def reader(client_for) -> APIClient:
     return client_for(Role.VIEWER)

@@ -137,7 +137,9 @@ def test_bad_parameters_are_field_errors(reader, query, errors):
 
 @override_settings(BASE_CURRENCY="USD")
 def test_a_missing_fx_rate_is_a_400_even_when_csv_was_asked_for(reader):
-    InvoiceFactory(customer=CustomerFactory(currency="EUR"), issue_date=D(2025, 12, 1))  # before the first rate
+    InvoiceFactory(
+        customer=CustomerFactory(currency="EUR"), issue_date=D(2025, 12, 1)
+    )  # before the first rate
     response = reader.get(f"{URL}?as_of=2025-12-31&format=csv")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"

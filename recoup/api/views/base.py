@@ -19,3 +19,4 @@ class LedgerViewSet(viewsets.GenericViewSet):
     write_roles = LEDGER_WRITE_ROLES
     parser_classes = [DecimalJSONParser]
     pagination_class = Pagination
+    lookup_value_regex = r"[0-9]{1,18}"

@@ -11,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from recoup.api.fields import is_external_id
 from recoup.core.errors import DomainError
 
 BULK_LIMIT = 1000
@@ -110,7 +111,7 @@ def _external_ids(items: list[Any], keys: Iterable[str]) -> set[str]:
                 values = (
                     [n.get(inner) for n in nested if isinstance(n, dict)] if isinstance(nested, list) else []
                 )
-            found.update(v for v in values if isinstance(v, str))
+            found.update(v for v in values if isinstance(v, str) and is_external_id(v))
     return found
 
 
