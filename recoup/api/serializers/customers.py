@@ -99,7 +99,8 @@ class CustomerSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        currency = attrs.get("currency") or (self.instance.currency if self.instance else "USD")
+        default = Customer._meta.get_field("currency").get_default()
+        currency = attrs.get("currency") or (self.instance.currency if self.instance else default)
         check_amount_for_currency(attrs.get("credit_limit"), currency, "credit_limit")
         return attrs
 
