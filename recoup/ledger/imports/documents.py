@@ -136,24 +136,29 @@ def write(db: Db, kind: str, labels: Mapping[str, str], totals: Totals, actor: A
         f"       LEFT JOIN {INVOICE} i ON i.external_id = s.invoice"
         f"       WHERE NOT EXISTS (SELECT 1 FROM {doc.table} t WHERE t.external_id = s.external_id)) y"
     )
-    totals.created = db.execute(
-        f"INSERT INTO {doc.table} (created_at, updated_at, external_id, customer_id, date, amount, currency,"
-        f"                         unapplied_amount, {doc.text_column})"
-        f" SELECT %s, %s, p.external_id, p.customer_id, p.date, p.amount, p.currency, ROUND(p.amount - p.applied, 4), ''"
-        f" FROM {PLAN} p",
-        [db.now, db.now],
-    )
+    new, applied = db.fetch(f"SELECT COUNT(*), SUM(CASE WHEN applied > 0 THEN 1 ELSE 0 END) FROM {PLAN}")[0]
+    with db.bulk(doc.table, new, keep_unique=False):
+        totals.created = db.execute(
+            f"INSERT INTO {doc.table} (created_at, updated_at, external_id, customer_id, date, amount, currency,"
+            f"                         unapplied_amount, {doc.text_column})"
+            f" SELECT %s, %s, p.external_id, p.customer_id, p.date, p.amount, p.currency,"
+            f"        ROUND(p.amount - p.applied, 4), ''"
+            f" FROM {PLAN} p",
+            [db.now, db.now],
+        )
     totals.unchanged = totals.rows - totals.created
-    totals.allocations = db.execute(
-        f"INSERT INTO {ALLOCATION} (kind, {doc.fk}, invoice_id, amount, currency, date, memo, created_at,"
-        f"                          created_by_id)"
-        f" SELECT %s, d.id, p.invoice_id, p.applied, p.currency, p.date, '', %s, %s"
-        f" FROM {PLAN} p JOIN {doc.table} d ON d.external_id = p.external_id WHERE p.applied > 0",
-        [doc.allocation_kind, db.now, getattr(actor, "pk", None)],
-    )
+    with db.bulk(ALLOCATION, applied or 0, keep_unique=False):
+        totals.allocations = db.execute(
+            f"INSERT INTO {ALLOCATION} (kind, {doc.fk}, invoice_id, amount, currency, date, memo, created_at,"
+            f"                          created_by_id)"
+            f" SELECT %s, d.id, p.invoice_id, p.applied, p.currency, p.date, '', %s, %s"
+            f" FROM {PLAN} p JOIN {doc.table} d ON d.external_id = p.external_id WHERE p.applied > 0",
+            [doc.allocation_kind, db.now, getattr(actor, "pk", None)],
+        )
     errors: list[RowError] = []
     if totals.allocations:
-        _refresh_invoices(db)
+        with db.bulk(INVOICE, totals.allocations):
+            _refresh_invoices(db)
         errors = _over_settled_history(db, doc, labels)
     db.execute(f"DROP TABLE {PLAN}")
     if not errors and kind == "payments" and settings.RECOUP_UNAPPLIED_CASH == "oldest_first":

@@ -137,14 +137,25 @@ def amount_converter(raw: Any) -> Decimal | None:
     return value
 
 
-@functools.lru_cache(maxsize=256)
-def currency_converter(raw: str) -> str | None:
-    if not raw.strip():
-        return None
-    try:
-        return normalize_currency(raw)
-    except ValueError:
-        raise BadValue(f'"{raw}" is not an ISO 4217 currency code') from None
+def currency_converter() -> Converter:
+    known: dict[str, str] = {}
+
+    def convert(raw: Any) -> str | None:
+        code = known.get(raw)
+        if code is not None:
+            return code
+        text = str(raw)
+        if not text.strip():
+            return None
+        try:
+            code = normalize_currency(text)
+        except ValueError:
+            raise BadValue(f'"{text}" is not an ISO 4217 currency code') from None
+        if len(known) < 1000:
+            known[text] = code
+        return code
+
+    return convert
 
 
 def int_converter(raw: Any) -> int | None:
@@ -218,7 +229,7 @@ def converter_for(field: Field, date_format: str | None = None) -> Converter:
     if field.kind == "text":
         return text_converter(field.max_length)
     if field.kind == "currency":
-        return lambda raw: currency_converter(raw if raw.__class__ is str else str(raw))
+        return currency_converter()
     return {
         "amount": amount_converter,
         "int": int_converter,
@@ -237,7 +248,12 @@ def check_amount(value: Decimal, currency: str | None, *, positive: bool) -> Non
     elif value < ZERO:
         raise BadValue(f"{value} is negative")
     if currency is not None:
-        places = minor_units(currency)
+        places = _PLACES.get(currency)
+        if places is None:
+            places = _PLACES[currency] = minor_units(currency)
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places and value != round(value, places):
             raise BadValue(f"{value} has more decimals than {currency} allows ({places})")
+
+
+_PLACES: dict[str, int] = {}

@@ -63,21 +63,27 @@ def write(db: Db, totals: Totals) -> None:
     existing = db.scalar(
         f"SELECT COUNT(*) FROM {INVOICE} t WHERE EXISTS (SELECT 1 FROM {STAGING} s WHERE s.external_id = t.external_id)"
     )
-    changed = db.execute(
-        f"INSERT INTO {INVOICE} (created_at, updated_at, external_id, customer_id, issue_date, due_date, amount,"
-        f"                       currency, open_amount, closed_on)"
-        f" SELECT %s, %s, s.external_id, c.id, s.issue_date, s.due_date, s.amount, COALESCE(s.currency, c.currency),"
-        f"        s.amount, NULL"
-        f" FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer WHERE 1 = 1"
-        f" ON CONFLICT (external_id) DO UPDATE SET"
-        f"   updated_at = excluded.updated_at, customer_id = excluded.customer_id,"
-        f"   issue_date = excluded.issue_date, due_date = excluded.due_date, currency = excluded.currency,"
-        f"   amount = excluded.amount,"
-        f"   open_amount = ROUND(excluded.amount - {INVOICE}.amount + {INVOICE}.open_amount, 4),"
-        f"   closed_on = CASE WHEN excluded.amount = {INVOICE}.amount THEN {INVOICE}.closed_on END"
-        f" WHERE " + _CHANGED.format(t=INVOICE, e="excluded"),
-        [db.now, db.now],
-    )
+    columns = ("created_at, updated_at, external_id, customer_id, issue_date, due_date, amount, currency,"
+               " open_amount, closed_on")
+    select = (f"SELECT %s, %s, s.external_id, c.id, s.issue_date, s.due_date, s.amount,"
+              f" COALESCE(s.currency, c.currency), s.amount, NULL"
+              f" FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer")
+    # A first load of new invoices needs no conflict handling: it runs as a plain bulk insert (Db.bulk).
+    with db.bulk(INVOICE, totals.rows, keep_unique=existing > 0) as bulk:
+        if bulk and not existing:
+            changed = db.execute(f"INSERT INTO {INVOICE} ({columns}) {select}", [db.now, db.now])
+        else:
+            changed = db.execute(
+                f"INSERT INTO {INVOICE} ({columns}) {select} WHERE 1 = 1"
+                f" ON CONFLICT (external_id) DO UPDATE SET"
+                f"   updated_at = excluded.updated_at, customer_id = excluded.customer_id,"
+                f"   issue_date = excluded.issue_date, due_date = excluded.due_date, currency = excluded.currency,"
+                f"   amount = excluded.amount,"
+                f"   open_amount = ROUND(excluded.amount - {INVOICE}.amount + {INVOICE}.open_amount, 4),"
+                f"   closed_on = CASE WHEN excluded.amount = {INVOICE}.amount THEN {INVOICE}.closed_on END"
+                f" WHERE " + _CHANGED.format(t=INVOICE, e="excluded"),
+                [db.now, db.now],
+            )
     created = totals.rows - existing
     totals.created, totals.updated, totals.unchanged = created, changed - created, existing - (changed - created)
     if totals.updated:

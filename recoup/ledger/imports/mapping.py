@@ -179,7 +179,7 @@ def _constant_source(fld: Field, value: Any, convert: Converter, problems: list[
         converted = None
     if converted is None:
         problems.append(HeaderProblem(label, "the constant is empty"))
-    return Source(fld, label, constant=converted, convert=convert)
+    return Source(fld, label, constant=converted)
 
 
 def _template_source(fld: Field, template: str, positions: dict[str, int], convert: Converter,

@@ -10,10 +10,11 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from recoup.ledger.imports.fields import BadValue, check_amount
-from recoup.ledger.imports.mapping import CompiledMapping
+from recoup.ledger.imports.mapping import CompiledMapping, Source
 from recoup.ledger.imports.readers import Rows
 
 
@@ -45,10 +46,14 @@ class RowParser:
         self._check = self._kind_check()
 
     def parse(self, rows: Rows, progress: Callable[[int], None] | None = None) -> Iterator[Staged]:
-        specs = [
-            (s.index, s.constant, s.template, s.convert, s.label, s.field.required) for s in self.compiled.sources
-        ]
-        width, skip, errors, check = self.compiled.width, self.compiled.skip_indexes, self.errors, self._check
+        sources = self.compiled.sources
+        # The fast path converts a whole row in one comprehension; a row that raises, or lacks a required value,
+        # is converted again field by field to name every problem in it.
+        getters = [_getter(s) for s in sources]
+        pairs = list(zip(getters, [s.convert or _same for s in sources], strict=True))
+        required = [i + 1 for i, s in enumerate(sources) if s.field.required]
+        required_values = itemgetter(*required) if len(required) > 1 else lambda out: (out[required[0]],)
+        width, skip, check = self.compiled.width, self.compiled.skip_indexes, self._check
         seen: dict[str, tuple[int, tuple[Any, ...]]] = {}
         read = 0
         for line, cells in rows:
@@ -60,49 +65,50 @@ class RowParser:
             if skip and any(not str(cells[i]).strip() for i in skip):
                 self.skipped += 1
                 continue
-            out: list[Any] = [line]
-            ok = True
-            for index, constant, template, convert, label, required in specs:
-                if index >= 0:
-                    raw = cells[index]
-                elif template is not None:
-                    raw = template(cells)
-                else:
-                    out.append(constant)
-                    continue
-                try:
-                    value = convert(raw)  # type: ignore[misc]
-                except BadValue as exc:
-                    errors.append(RowError(line, label, str(exc)))
-                    ok = False
-                    continue
-                if value is None and required:
-                    errors.append(RowError(line, label, "required value is empty"))
-                    ok = False
-                out.append(value)
-            if not ok:
+            try:
+                out = [line, *[convert(get(cells)) for get, convert in pairs]]
+            except BadValue:
+                self._explain(line, cells, getters)
+                continue
+            if None in required_values(out):
+                self._explain(line, cells, getters)
                 continue
             if check is not None:
                 problem = check(out)
                 if problem is not None:
-                    errors.append(RowError(line, *problem))
+                    self.errors.append(RowError(line, *problem))
                     continue
-            if self.distinct:
-                key, values = out[1], tuple(out[2:])
-                if key in seen:
-                    first_line, first_values = seen[key]
-                    if first_values == values:
-                        self.repeated += 1
-                        continue
-                    errors.append(RowError(line, self._label("external_id"),
-                                           f'"{key}" repeats line {first_line} with different values '
-                                           f"({self._differences(first_values, values)})"))
-                    continue
-                seen[key] = (line, values)
+            if self.distinct and self._repeats(out, seen):
+                continue
             yield tuple(out)
         if progress is not None:
             progress(read % 10_000)
         self.read = read
+
+    def _explain(self, line: int, cells: list[Any], getters: list[Callable[[list[Any]], Any]]) -> None:
+        for source, get in zip(self.compiled.sources, getters, strict=True):
+            try:
+                value = (source.convert or _same)(get(cells))
+            except BadValue as exc:
+                self.errors.append(RowError(line, source.label, str(exc)))
+                continue
+            if value is None and source.field.required:
+                self.errors.append(RowError(line, source.label, "required value is empty"))
+
+    def _repeats(self, out: list[Any], seen: dict[str, tuple[int, tuple[Any, ...]]]) -> bool:
+        """Under `distinct`: True for a row to leave out (an identical repeat, or a conflicting one, reported)."""
+        key, values = out[1], tuple(out[2:])
+        if key not in seen:
+            seen[key] = (out[0], values)
+            return False
+        first_line, first_values = seen[key]
+        if first_values == values:
+            self.repeated += 1
+        else:
+            self.errors.append(RowError(out[0], self._label("external_id"),
+                                        f'"{key}" repeats line {first_line} with different values '
+                                        f"({self._differences(first_values, values)})"))
+        return True
 
     def _label(self, name: str) -> str:
         return self.compiled.source(name).label
@@ -142,6 +148,19 @@ class RowParser:
         def document(out: list[Any]) -> tuple[str, str] | None:
             return _amount_problem(out[amount], out[currency], amount_label)
         return document
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _getter(source: Source) -> Callable[[list[Any]], Any]:
+    if source.index >= 0:
+        return itemgetter(source.index)
+    if source.template is not None:
+        return source.template
+    constant = source.constant
+    return lambda cells: constant
 
 
 def _amount_problem(value: Decimal, currency: str | None, label: str) -> tuple[str, str] | None:

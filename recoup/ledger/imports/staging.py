@@ -6,7 +6,8 @@ the same set-based SQL on both (SQLite ≥ 3.33 has UPDATE … FROM and INSERT �
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -19,8 +20,11 @@ from recoup.ledger.imports.rows import Staged, as_text_row
 
 STAGING = "recoup_import_rows"
 _BATCH = 5_000
+# Below this many rows an import maintains indexes as it goes (see Db.bulk).
+BULK_MIN_ROWS = 100_000
 
 _PG_TYPES = {"date": "date", "amount": "numeric", "int": "bigint", "bool": "boolean"}
+_BINARY_TYPES = {"date": "date", "amount": "numeric", "int": "int8", "bool": "bool"}
 _SQLITE_TYPES = {"date": "text", "amount": "numeric", "int": "integer", "bool": "integer"}
 
 
@@ -31,6 +35,7 @@ class Db:
         self.cursor = cursor
         self.postgres = connection.vendor == "postgresql"
         self.now = connection.ops.adapt_datetimefield_value(timezone.now())
+        self._binary_types: list[str] = []
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         self.cursor.execute(sql, params)
@@ -55,6 +60,7 @@ class Db:
         types = _PG_TYPES if self.postgres else _SQLITE_TYPES
         columns = ["line"] + [field.name for field in SCHEMAS[kind]]
         ddl = ", ".join(["line integer"] + [f"{f.name} {types.get(f.kind, 'text')}" for f in SCHEMAS[kind]])
+        self._binary_types = ["int4"] + [_BINARY_TYPES.get(f.kind, "text") for f in SCHEMAS[kind]]
         self.drop_staging()
         self.execute(f"CREATE TEMPORARY TABLE {STAGING} ({ddl})")
         return columns
@@ -67,7 +73,8 @@ class Db:
         names = ", ".join(columns)
         count = 0
         if self.postgres:
-            with self.cursor.cursor.copy(f"COPY {STAGING} ({names}) FROM STDIN") as copy:
+            with self.cursor.cursor.copy(f"COPY {STAGING} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(self._binary_types)
                 write_row = copy.write_row
                 for row in rows:
                     write_row(row)
@@ -80,6 +87,52 @@ class Db:
             self.cursor.executemany(sql, batch)
             count += len(batch)
         return count
+
+    def bulk_applies(self, table: str, rows: int) -> bool:
+        """Whether writing `rows` rows of `table` is a bulk load: on PostgreSQL, at least BULK_MIN_ROWS rows and
+        at least a quarter of what the table holds."""
+        if not self.postgres or rows < BULK_MIN_ROWS:
+            return False
+        held = self.scalar("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [table])
+        return bool(rows * 4 >= held)
+
+    @contextmanager
+    def bulk(self, table: str, rows: int, *, keep_unique: bool = True) -> Iterator[bool]:
+        """Around a statement writing `rows` rows of `table`; yields whether it is a bulk load.
+
+        A bulk load drops the table's secondary indexes, foreign keys and (unless `keep_unique`, which ON
+        CONFLICT needs) unique constraints, then re-creates them with the same names and definitions: building
+        an index once is far cheaper than maintaining it row by row, and a re-added foreign key or unique
+        constraint is checked in one pass instead of per row. The primary key stays. As with any import, the
+        table is locked until the import commits; a bulk load also keeps readers out until then."""
+        if not self.bulk_applies(table, rows):
+            yield False
+            return
+        kinds = "'f'" if keep_unique else "'f', 'u'"
+        constraints = self.fetch(
+            f"SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
+            f" AND contype IN ({kinds}) ORDER BY contype DESC",
+            [table],
+        )
+        indexes = self.fetch(
+            "SELECT c.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
+            " WHERE x.indrelid = %s::regclass"
+            "   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)",
+            [table],
+        )
+        self.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending trigger events may block the ALTERs
+        for name, _ in constraints:
+            self.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        for name, _ in indexes:
+            self.execute(f'DROP INDEX "{name}"')
+        self.execute("SET CONSTRAINTS ALL DEFERRED")
+        yield True
+        self.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for name, definition in reversed(constraints):  # unique constraints first, then foreign keys
+            self.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        for _, definition in indexes:
+            self.execute(definition)
+        self.execute(f"ANALYZE {table}")
 
     def minor_units_case(self, column: str, currencies: Iterable[str]) -> tuple[str, list[Any]]:
         """SQL giving the minor units of the currency in `column`, for the currencies that occur."""
