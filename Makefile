@@ -49,7 +49,7 @@ $(NPM_STAMP):
 demo: export DEBUG := 1
 demo: export RECOUP_INSECURE_DEFAULTS := 1
 demo: install
-	mkdir -p "$${RECOUP_DATA_DIR:-var}"
+	mkdir -p "$${RECOUP_DATA_DIR:-var}/static"
 	$(BIN)/recoup migrate --no-input -v 0
 	$(BIN)/recoup demo --if-empty
 	@echo
