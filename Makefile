@@ -93,4 +93,5 @@ migrations-check: install
 	DATABASE_URL=sqlite://:memory: $(BIN)/recoup makemigrations --check --dry-run
 
 bench: install
+	@test -f bench/run.sh || { echo "bench/run.sh is missing: the benchmark is not in this checkout." >&2; exit 1; }
 	bash bench/run.sh $(BENCH_ARGS)
