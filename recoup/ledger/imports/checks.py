@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from recoup.ledger.imports.rows import RowError
-from recoup.ledger.imports.staging import STAGING, Db, money_text
+from recoup.ledger.imports.staging import STAGING, Db
 from recoup.ledger.models import Customer
 
 CUSTOMER = Customer._meta.db_table
@@ -46,6 +46,6 @@ def decimals_of_customer_currency(db: Db, labels: Mapping[str, str]) -> list[Row
         params + params,
     )
     return [RowError(line, labels["amount"],
-                     f"{money_text(amount)} has more decimals than {currency} allows ({places}), "
+                     f"{amount} has more decimals than {currency} allows ({places}), "
                      f"the currency of the customer")
             for line, amount, currency, places in rows]

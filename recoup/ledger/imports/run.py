@@ -59,8 +59,10 @@ def import_file(*, kind: str, path: str | Path, mapping_path: str | Path | None 
                 if not errors:
                     errors = _write(db, kind, labels, totals, actor)
                 if errors:
-                    raise ImportFailed(f"{path}: {len(errors):,} bad row(s); nothing was imported",
-                                       sorted(set(errors)))
+                    errors = sorted(set(errors))
+                    rows = len({error.line for error in errors})
+                    raise ImportFailed(f"{path}: {len(errors):,} problem(s) in {rows:,} row(s); nothing was imported",
+                                       errors)
                 db.drop_staging()
                 totals.seconds = round(time.monotonic() - started, 1)
                 record_event(actor=actor, verb=f"import.{kind}", target_type="ledger.import",
