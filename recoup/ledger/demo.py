@@ -363,18 +363,35 @@ def _plan_invoices(
 
 
 def _plan_fx(rng: random.Random, start: dt.date, today: dt.date) -> list[FxRate]:
-    """One rate per business day for each non-base currency, from before the first invoice up to today."""
-    rates = []
+    """One rate per business day for each currency but the base, from before the first invoice up to today.
+
+    EUR and GBP walk randomly against USD; rates against another base currency are derived from those walks.
+    """
+    days = [start + dt.timedelta(days=n) for n in range(-7, (today - start).days + 1)]
+    days = [day for day in days if day.weekday() < 5]
+    usd_value = {"USD": [1_000_000] * len(days)}  # millionths of a USD per unit, day by day
     for currency, micro in FX_START.items():
-        if currency == settings.BASE_CURRENCY:
-            continue
-        day = start - dt.timedelta(days=7)
-        while day <= today:
-            if day.weekday() < 5:
-                rates.append(FxRate(currency=currency, date=day, rate=Decimal(micro).scaleb(-6)))
-                micro = max(500_000, micro + int(rng.gauss(0, 3500)))
-            day += dt.timedelta(days=1)
-    return rates
+        usd_value[currency] = walk = []
+        for _ in days:
+            walk.append(micro)
+            micro = max(500_000, micro + int(rng.gauss(0, 3500)))
+    base = settings.BASE_CURRENCY
+    if base not in usd_value:
+        raise DomainError(
+            f"The demo data is in {', '.join(usd_value)}: set BASE_CURRENCY to one of them, not {base}.",
+            field="currency",
+        )
+    micro_unit = Decimal("0.000001")
+    return [
+        FxRate(
+            currency=currency,
+            date=day,
+            rate=(Decimal(walk[i]) / Decimal(usd_value[base][i])).quantize(micro_unit),
+        )
+        for currency, walk in usd_value.items()
+        if currency != base
+        for i, day in enumerate(days)
+    ]
 
 
 def _next_weekday(day: dt.date, weekday: int | None) -> dt.date:

@@ -12,7 +12,9 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Max, Min, Q, Sum
 
+from recoup.core.errors import DomainError
 from recoup.core.models import Event
+from recoup.ledger.aging import aging_report
 from recoup.ledger.demo import DEFAULT_CUSTOMERS, demo_seed
 from recoup.ledger.models import Allocation, Contact, CreditNote, Customer, FxRate, Invoice, Payment
 from recoup.ledger.selectors import invoice_open_amount_as_of
@@ -315,3 +317,29 @@ def test_default_size_meets_the_demo_brief():
     ).keys() == {"USD", "EUR", "GBP"}
     assert Allocation.objects.filter(reverses__isnull=False).count() >= 2
     assert Allocation.objects.filter(kind="write_off").count() >= 10
+
+
+def test_another_base_currency_gets_rates_for_the_other_two(settings):
+    settings.BASE_CURRENCY = "EUR"
+
+    demo_seed(actor=None, seed=7, today=TODAY, customers=40)
+
+    assert set(FxRate.objects.values_list("currency", flat=True)) == {"USD", "GBP"}
+    usd, gbp = (FxRate.objects.get(currency=c, date=dt.date(2026, 6, 29)).rate for c in ("USD", "GBP"))
+    assert Decimal("0.5") < usd < Decimal("1.5")
+    assert gbp > usd  # a pound is worth more euros than a dollar is
+    report = aging_report(as_of=TODAY, by="total")
+    assert report.currency == "EUR"
+    assert [rate.currency for rate in report.rates] == ["GBP", "USD"]
+    assert report.total.total == sum(report.total.buckets, Decimal(0)) > 0
+
+
+def test_a_base_currency_the_demo_does_not_use_is_refused_and_nothing_is_written(settings):
+    settings.BASE_CURRENCY = "JPY"
+
+    with pytest.raises(DomainError, match="set BASE_CURRENCY to one of them, not JPY"):
+        demo_seed(actor=None, seed=7, today=TODAY, customers=5)
+
+    assert ledger_counts() == dict.fromkeys(ledger_counts(), 0)
+    assert not User.objects.exists()
+    assert not Event.objects.exists()
