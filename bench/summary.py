@@ -1,0 +1,150 @@
+"""Print the summary table (markdown) from the JSON lines the benchmark scripts wrote.
+
+usage: python -m bench.summary RESULTS.jsonl
+For each figure: the issue's anchor, the anchor re-measured here, ours (median, min-max), ours / anchor here,
+the target and whether ours meets it. The last line of a given name and as-of date wins.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+# name in the results -> what the issue says about it
+ANCHORS_ISSUE = {
+    "anchor.copy_invoices": 9.4,
+    "anchor.aging_pandas_load_compute": 8.0,
+    "anchor.aging_sql_naive": 8.9,
+    "anchor.aging_duckdb": 0.65,
+    "anchor.aging_sql_maintained": 0.39,
+    "anchor.aging_sql_past": 2.2,
+}
+
+
+def load(path: str) -> dict[tuple[str, str], dict[str, Any]]:
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                rows[(row["name"], str(row.get("as_of", "")))] = row
+    return rows
+
+
+def fmt(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "not measured"
+    if row["runs"] == 1:
+        return f"{row['median_s']:.2f} s (1 run)"
+    return f"{row['median_s']:.2f} s ({row['min_s']:.2f}–{row['max_s']:.2f}, n={row['runs']})"
+
+
+def main() -> None:
+    rows = load(sys.argv[1])
+
+    def get(name: str, as_of: str = "") -> dict[str, Any] | None:
+        return rows.get((name, as_of))
+
+    today = "2026-11-23"
+    pasts = sorted({k[1] for k in rows if k[0] == "ours.aging_past"} | {"2025-11-23", "2026-05-23"})
+    out = [
+        "| what | anchor (issue) | anchor here | ours: median (min–max) | ours / anchor here | target "
+        "| result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def line(
+        what: str,
+        anchor_name: str | None,
+        anchor_as_of: str,
+        ours: dict[str, Any] | None,
+        target: str,
+        ok: bool | None,
+        ours_text: str | None = None,
+    ) -> None:
+        anchor = get(anchor_name, anchor_as_of) if anchor_name else None
+        issue = f"{ANCHORS_ISSUE[anchor_name]} s" if anchor_name else "—"
+        ratio = f"{ours['median_s'] / anchor['median_s']:.2f}×" if ours and anchor else "—"
+        verdict = "—" if ok is None else ("pass" if ok else "FAIL")
+        out.append(
+            f"| {what} | {issue} | {fmt(anchor) if anchor_name else '—'} | "
+            f"{ours_text or fmt(ours)} | {ratio} | {target} | {verdict} |"
+        )
+
+    inv = get("ours.import_invoices")
+    if inv:
+        text = f"{inv['median_s']:.2f} s = {inv['rows_per_s']:,} rows/s"
+        line(
+            "import invoices (whole process)",
+            "anchor.copy_invoices",
+            "",
+            inv,
+            "≥ 100,000 rows/s",
+            inv["exit_code"] == 0 and inv["rows_per_s"] >= 100_000,
+            text,
+        )
+    else:
+        line("import invoices (whole process)", "anchor.copy_invoices", "", None, "≥ 100,000 rows/s", None)
+    for kind in ("customers", "payments"):
+        r = get(f"ours.import_{kind}")
+        text = f"{r['median_s']:.2f} s = {r['rows_per_s']:,} rows/s" if r else None
+        line(f"import {kind} (whole process)", None, "", r, "—", None, text)
+    peaks = [r for k, r in rows.items() if k[0].startswith("ours.import_")]
+    if peaks:
+        peak = max(r["peak_rss_mb"] for r in peaks)
+        line(
+            "peak RSS of the import (largest of the three)",
+            None,
+            "",
+            None,
+            "< 1 GB",
+            peak < 1024,
+            f"{peak} MB",
+        )
+    else:
+        line("peak RSS of the import", None, "", None, "< 1 GB", None)
+    ours_today = get("ours.aging_today", today)
+    for anchor_name in (
+        "anchor.aging_pandas_load_compute",
+        "anchor.aging_sql_naive",
+        "anchor.aging_duckdb",
+        "anchor.aging_sql_maintained",
+    ):
+        label = anchor_name.removeprefix("anchor.aging_").replace("_", " ")
+        line(
+            f"aging by customer as of {today} vs {label}",
+            anchor_name,
+            today,
+            ours_today,
+            "≤ 0.5 s",
+            ours_today["median_s"] <= 0.5 if ours_today else None,
+        )
+    for d in pasts:
+        ours = get("ours.aging_past", d)
+        line(
+            f"aging by customer as of {d}",
+            "anchor.aging_sql_past",
+            d,
+            ours,
+            "≤ 2.5 s",
+            ours["median_s"] <= 2.5 if ours else None,
+        )
+    for name, d, target, limit in (
+        ("ours.api_aging_today", today, "≤ 0.5 s", 0.5),
+        ("ours.api_aging_past", pasts[0], "≤ 2.5 s", 2.5),
+    ):
+        ours = get(name, d)
+        line(
+            f"GET /api/v1/reports/aging?as_of={d} (in-process)",
+            None,
+            "",
+            ours,
+            target,
+            ours["median_s"] <= limit if ours else None,
+        )
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
