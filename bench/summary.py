@@ -141,7 +141,7 @@ def main() -> None:
             "",
             ours,
             target,
-            ours["median_s"] <= limit if ours else None,
+            ours["status"] == 200 and ours["median_s"] <= limit if ours else None,
         )
     print("\n".join(out))
 
