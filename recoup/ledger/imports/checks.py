@@ -1,4 +1,4 @@
-"""Set-based checks every kind shares, run on the staging table: each returns the bad rows with their lines."""
+"""Set-based checks every kind shares, run on the staging table: each returns the bad rows by line."""
 
 from __future__ import annotations
 
@@ -18,8 +18,12 @@ def duplicate_ids(db: Db, labels: Mapping[str, str]) -> list[RowError]:
         f"       GROUP BY external_id HAVING COUNT(*) > 1) d ON d.external_id = s.external_id"
         f" WHERE s.line > d.first_line"
     )
-    return [RowError(line, labels["external_id"], f'duplicate external id "{external_id}" (first on line {first})')
-            for line, external_id, first in rows]
+    return [
+        RowError(
+            line, labels["external_id"], f'duplicate external id "{external_id}" (first on line {first})'
+        )
+        for line, external_id, first in rows
+    ]
 
 
 def unknown_customers(db: Db, labels: Mapping[str, str]) -> list[RowError]:
@@ -32,10 +36,13 @@ def unknown_customers(db: Db, labels: Mapping[str, str]) -> list[RowError]:
 
 def decimals_of_customer_currency(db: Db, labels: Mapping[str, str]) -> list[RowError]:
     """Rows without a currency take the customer's; their decimals can only be checked here."""
-    currencies = [code for (code,) in db.fetch(
-        f"SELECT DISTINCT c.currency FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer"
-        f" WHERE s.currency IS NULL"
-    )]
+    currencies = [
+        code
+        for (code,) in db.fetch(
+            f"SELECT DISTINCT c.currency FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer"
+            f" WHERE s.currency IS NULL"
+        )
+    ]
     if not currencies:
         return []
     places, params = db.minor_units_case("c.currency", currencies)
@@ -45,7 +52,11 @@ def decimals_of_customer_currency(db: Db, labels: Mapping[str, str]) -> list[Row
         f" WHERE s.currency IS NULL AND s.amount <> ROUND(s.amount, {places})",
         params + params,
     )
-    return [RowError(line, labels["amount"],
-                     f"{amount} has more decimals than {currency} allows ({places}), "
-                     f"the currency of the customer")
-            for line, amount, currency, places in rows]
+    return [
+        RowError(
+            line,
+            labels["amount"],
+            f"{amount} has more decimals than {currency} allows ({places}), the currency of the customer",
+        )
+        for line, amount, currency, places in rows
+    ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.db.models import Field
+
 from recoup.ledger.imports import checks
 from recoup.ledger.imports.rows import RowError
 from recoup.ledger.imports.staging import STAGING, Db
@@ -31,21 +33,25 @@ def validate(db: Db, labels: Mapping[str, str]) -> list[RowError]:
         f"SELECT s.line, s.collector FROM {STAGING} s WHERE s.collector IS NOT NULL"
         f" AND NOT EXISTS (SELECT 1 FROM {USER} u WHERE u.username = s.collector)"
     )
-    return errors + [RowError(line, labels["collector"], f'unknown user "{username}"') for line, username in rows]
+    return errors + [
+        RowError(line, labels["collector"], f'unknown user "{username}"') for line, username in rows
+    ]
 
 
 def write(db: Db, totals: Totals) -> None:
-    staged = (f"(SELECT s.*, u.id AS collector_id FROM {STAGING} s"
-              f" LEFT JOIN {USER} u ON u.username = s.collector)")
+    staged = (
+        f"(SELECT s.*, u.id AS collector_id FROM {STAGING} s LEFT JOIN {USER} u ON u.username = s.collector)"
+    )
     sets = ", ".join(f"{name} = COALESCE(s.{name}, {CUSTOMER}.{name})" for name in _OPTIONAL)
-    changed = " OR ".join(f"(s.{name} IS NOT NULL AND {db.differs(f'{CUSTOMER}.{name}', f's.{name}')})"
-                          for name in _OPTIONAL)
+    changed = " OR ".join(
+        f"(s.{name} IS NOT NULL AND {db.differs(f'{CUSTOMER}.{name}', f's.{name}')})" for name in _OPTIONAL
+    )
     totals.updated = db.execute(
         f"UPDATE {CUSTOMER} SET updated_at = %s, name = s.name, {sets} FROM {staged} s"
         f" WHERE {CUSTOMER}.external_id = s.external_id AND ({CUSTOMER}.name <> s.name OR {changed})",
         [db.now],
     )
-    defaults = [Customer._meta.get_field(name).get_default() for name in _DEFAULTED]
+    defaults = [_default(name) for name in _DEFAULTED]
     totals.created = db.execute(
         f"INSERT INTO {CUSTOMER} (created_at, updated_at, external_id, name, {', '.join(_DEFAULTED)},"
         f"                        credit_limit, collector_id)"
@@ -59,8 +65,9 @@ def write(db: Db, totals: Totals) -> None:
 
 
 def _set_ap_contacts(db: Db, totals: Totals) -> None:
-    with_email = (f"FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.external_id"
-                  f" WHERE s.email IS NOT NULL")
+    with_email = (
+        f"FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.external_id WHERE s.email IS NOT NULL"
+    )
     totals.contacts_updated = db.execute(
         f"UPDATE {CONTACT} SET email = s.email, updated_at = %s {with_email}"
         f"   AND {CONTACT}.id = (SELECT MIN(k.id) FROM {CONTACT} k WHERE k.customer_id = c.id AND k.is_ap)"
@@ -74,3 +81,9 @@ def _set_ap_contacts(db: Db, totals: Totals) -> None:
         f"   AND NOT EXISTS (SELECT 1 FROM {CONTACT} k WHERE k.customer_id = c.id AND k.is_ap)",
         [db.now, db.now, True],
     )
+
+
+def _default(name: str) -> object:
+    field = Customer._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field.get_default()

@@ -1,4 +1,4 @@
-"""Payments and credit notes: checks against the ledger, then set-based inserts of the documents and allocations.
+"""Payments and credit notes: checks against the ledger, then set-based inserts of documents and allocations.
 
 Ledger facts are append-only. A document already in the ledger with the same values is left alone; one with a
 different customer, date, amount, currency or invoice is a row error (reverse it, then import a new one).
@@ -45,7 +45,9 @@ class DocumentKind:
 
 DOCUMENT_KINDS = {
     "payments": DocumentKind(Payment, "payment_id", AllocationKind.PAYMENT, "reference", "payment"),
-    "credit-notes": DocumentKind(CreditNote, "credit_note_id", AllocationKind.CREDIT_NOTE, "reason", "credit note"),
+    "credit-notes": DocumentKind(
+        CreditNote, "credit_note_id", AllocationKind.CREDIT_NOTE, "reason", "credit note"
+    ),
 }
 
 
@@ -58,10 +60,12 @@ def validate(db: Db, kind: str, labels: Mapping[str, str]) -> list[RowError]:
 
 def _invoice_references(db: Db, doc: DocumentKind, labels: Mapping[str, str]) -> list[RowError]:
     rows = db.fetch(
-        f"SELECT s.line, s.invoice, s.customer, i.id, ic.external_id, i.currency, COALESCE(s.currency, c.currency),"
+        f"SELECT s.line, s.invoice, s.customer, i.id, ic.external_id, i.currency,"
+        f" COALESCE(s.currency, c.currency),"
         f"       s.currency IS NULL"
         f" FROM {STAGING} s LEFT JOIN {CUSTOMER} c ON c.external_id = s.customer"
-        f" LEFT JOIN {INVOICE} i ON i.external_id = s.invoice LEFT JOIN {CUSTOMER} ic ON ic.id = i.customer_id"
+        f" LEFT JOIN {INVOICE} i ON i.external_id = s.invoice LEFT JOIN {CUSTOMER} ic ON ic.id ="
+        f" i.customer_id"
         f" WHERE s.invoice IS NOT NULL AND (i.id IS NULL OR (c.id IS NOT NULL AND"
         f"       (i.customer_id <> c.id OR i.currency <> COALESCE(s.currency, c.currency))))"
     )
@@ -70,13 +74,23 @@ def _invoice_references(db: Db, doc: DocumentKind, labels: Mapping[str, str]) ->
         if invoice_id is None:
             errors.append(RowError(line, labels["invoice"], f'unknown invoice "{invoice}"'))
         elif owner != customer:
-            errors.append(RowError(line, labels["invoice"],
-                                   f'invoice "{invoice}" belongs to customer "{owner}", not "{customer}"'))
+            errors.append(
+                RowError(
+                    line,
+                    labels["invoice"],
+                    f'invoice "{invoice}" belongs to customer "{owner}", not "{customer}"',
+                )
+            )
         else:
             where = "the customer's currency " if defaulted else ""
-            errors.append(RowError(line, labels["invoice"] if defaulted else labels["currency"],
-                                   f'invoice "{invoice}" is in {invoice_currency} but this {doc.noun} is in '
-                                   f"{where}{currency}"))
+            errors.append(
+                RowError(
+                    line,
+                    labels["invoice"] if defaulted else labels["currency"],
+                    f'invoice "{invoice}" is in {invoice_currency} but this {doc.noun} is in '
+                    f"{where}{currency}",
+                )
+            )
     return errors
 
 
@@ -88,7 +102,8 @@ def _changed_documents(db: Db, doc: DocumentKind, labels: Mapping[str, str]) -> 
         f"                 WHERE a.{doc.fk} = t.id AND ai.external_id = s.invoice))"
     )
     rows = db.fetch(
-        f"SELECT s.line, s.external_id, tc.external_id, c.id <> t.customer_id, t.date, s.date, t.amount, s.amount,"
+        f"SELECT s.line, s.external_id, tc.external_id, c.id <> t.customer_id, t.date, s.date,"
+        f" t.amount, s.amount,"
         f"       t.currency, COALESCE(s.currency, c.currency), CASE WHEN {other_invoice} THEN 1 ELSE 0 END"
         f" FROM {STAGING} s JOIN {doc.table} t ON t.external_id = s.external_id"
         f" JOIN {CUSTOMER} c ON c.external_id = s.customer JOIN {CUSTOMER} tc ON tc.id = t.customer_id"
@@ -96,7 +111,19 @@ def _changed_documents(db: Db, doc: DocumentKind, labels: Mapping[str, str]) -> 
         f"    OR t.currency <> COALESCE(s.currency, c.currency) OR {other_invoice}"
     )
     errors = []
-    for line, external_id, owner, moved, date, new_date, amount, new_amount, currency, new_currency, other in rows:
+    for (
+        line,
+        external_id,
+        owner,
+        moved,
+        date,
+        new_date,
+        amount,
+        new_amount,
+        currency,
+        new_currency,
+        other,
+    ) in rows:
         differences: list[tuple[str, str]] = []
         if moved:
             differences.append(("customer", f'customer "{owner}"'))
@@ -109,11 +136,15 @@ def _changed_documents(db: Db, doc: DocumentKind, labels: Mapping[str, str]) -> 
         if other:
             differences.append(("invoice", "allocations to other invoices"))
         first = differences[0][0] if differences else "external_id"
-        errors.append(RowError(
-            line, labels[first],
-            f'{doc.noun} "{external_id}" is already in the ledger with {", ".join(d for _, d in differences)}; '
-            f"ledger facts are never edited: reverse it and import it under a new external id",
-        ))
+        errors.append(
+            RowError(
+                line,
+                labels[first],
+                f'{doc.noun} "{external_id}" is already in the ledger with'
+                f" {', '.join(d for _, d in differences)}; "
+                f"ledger facts are never edited: reverse it and import it under a new external id",
+            )
+        )
     return errors
 
 
@@ -128,10 +159,13 @@ def write(db: Db, kind: str, labels: Mapping[str, str], totals: Totals, actor: A
         f" SELECT y.line, y.external_id, y.customer_id, y.currency, y.date, y.amount, y.invoice_id,"
         f"        CASE WHEN y.invoice_id IS NULL OR y.room <= 0 THEN 0 WHEN y.room < y.amount THEN y.room"
         f"             ELSE y.amount END AS applied"
-        f" FROM (SELECT s.line, s.external_id, c.id AS customer_id, COALESCE(s.currency, c.currency) AS currency,"
+        f" FROM (SELECT s.line, s.external_id, c.id AS customer_id, COALESCE(s.currency,"
+        f" c.currency) AS currency,"
         f"              s.date, s.amount, i.id AS invoice_id,"
-        f"              ROUND(i.open_amount + s.amount - SUM(s.amount) OVER (PARTITION BY i.id ORDER BY s.date, s.line"
-        f"                                                                   ROWS UNBOUNDED PRECEDING), 4) AS room"
+        f"              ROUND(i.open_amount + s.amount - SUM(s.amount) OVER (PARTITION BY i.id"
+        f" ORDER BY s.date, s.line"
+        f"                                                                   ROWS UNBOUNDED"
+        f" PRECEDING), 4) AS room"
         f"       FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer"
         f"       LEFT JOIN {INVOICE} i ON i.external_id = s.invoice"
         f"       WHERE NOT EXISTS (SELECT 1 FROM {doc.table} t WHERE t.external_id = s.external_id)) y"
@@ -139,7 +173,8 @@ def write(db: Db, kind: str, labels: Mapping[str, str], totals: Totals, actor: A
     new, applied = db.fetch(f"SELECT COUNT(*), SUM(CASE WHEN applied > 0 THEN 1 ELSE 0 END) FROM {PLAN}")[0]
     with db.bulk(doc.table, new, keep_unique=False):
         totals.created = db.execute(
-            f"INSERT INTO {doc.table} (created_at, updated_at, external_id, customer_id, date, amount, currency,"
+            f"INSERT INTO {doc.table} (created_at, updated_at, external_id, customer_id, date,"
+            f" amount, currency,"
             f"                         unapplied_amount, {doc.text_column})"
             f" SELECT %s, %s, p.external_id, p.customer_id, p.date, p.amount, p.currency,"
             f"        ROUND(p.amount - p.applied, 4), ''"
@@ -171,45 +206,56 @@ def _refresh_invoices(db: Db) -> None:
     db.execute(
         f"UPDATE {INVOICE} SET open_amount = ROUND({INVOICE}.open_amount - applied.total, 4),"
         f"  closed_on = CASE WHEN ROUND({INVOICE}.open_amount - applied.total, 4) = 0"
-        f"                   THEN (SELECT MAX(a.date) FROM {ALLOCATION} a WHERE a.invoice_id = {INVOICE}.id) END"
-        f" FROM (SELECT invoice_id, SUM(applied) AS total FROM {PLAN} WHERE applied > 0 GROUP BY invoice_id) applied"
+        f"                   THEN (SELECT MAX(a.date) FROM {ALLOCATION} a WHERE a.invoice_id ="
+        f" {INVOICE}.id) END"
+        f" FROM (SELECT invoice_id, SUM(applied) AS total FROM {PLAN} WHERE applied > 0 GROUP BY"
+        f" invoice_id) applied"
         f" WHERE {INVOICE}.id = applied.invoice_id"
     )
 
 
 def _over_settled_history(db: Db, doc: DocumentKind, labels: Mapping[str, str]) -> list[RowError]:
     """Positive allocations within today's open amount can only over-settle a past date where a reversal was
-    booked later, so only invoices with reversals are checked, date by date (services.check_allocation_history)."""
+    booked later, so only invoices with reversals are checked, date by date
+    (as services.check_allocation_history does)."""
     rows = db.fetch(
         f"SELECT p.line, x.external_id, x.date, x.amount FROM ("
         f"  SELECT h.invoice_id, h.external_id, MIN(h.date) AS date, MIN(h.amount) AS amount"
         f"  FROM (SELECT a.invoice_id, i.external_id, a.date, i.amount,"
         f"               ROUND(SUM(a.amount) OVER (PARTITION BY a.invoice_id ORDER BY a.date), 4) AS running"
         f"        FROM {ALLOCATION} a JOIN {INVOICE} i ON i.id = a.invoice_id"
-        f"        WHERE a.invoice_id IN (SELECT r.invoice_id FROM {ALLOCATION} r WHERE r.reverses_id IS NOT NULL)"
+        f"        WHERE a.invoice_id IN (SELECT r.invoice_id FROM {ALLOCATION} r WHERE"
+        f" r.reverses_id IS NOT NULL)"
         f"          AND a.invoice_id IN (SELECT invoice_id FROM {PLAN} WHERE applied > 0)) h"
         f"  WHERE h.running < 0 OR h.running > h.amount GROUP BY h.invoice_id, h.external_id) x"
         f" JOIN {PLAN} p ON p.invoice_id = x.invoice_id AND p.applied > 0 AND p.date <= x.date"
     )
-    return [RowError(line, labels["invoice"],
-                     f'applying this {doc.noun} would settle more than the {money_text(amount)} of "{invoice}" '
-                     f"on {date}, before a later reversal reopened it: apply it by hand")
-            for line, invoice, date, amount in rows]
+    return [
+        RowError(
+            line,
+            labels["invoice"],
+            f'applying this {doc.noun} would settle more than the {money_text(amount)} of "{invoice}" '
+            f"on {date}, before a later reversal reopened it: apply it by hand",
+        )
+        for line, invoice, date, amount in rows
+    ]
 
 
 def _apply_oldest_first(*, first_new: int, actor: Any) -> int:
     count = 0
     payments = Payment.objects.filter(pk__gte=first_new, unapplied_amount__gt=0).order_by("date", "id")
     for payment in payments.iterator(chunk_size=500):
-        open_invoices = (Invoice.objects.filter(customer_id=payment.customer_id, currency=payment.currency,
-                                                open_amount__gt=0).order_by("due_date", "issue_date", "id"))
+        open_invoices = Invoice.objects.filter(
+            customer_id=payment.customer_id, currency=payment.currency, open_amount__gt=0
+        ).order_by("due_date", "issue_date", "id")
         remaining = payment.unapplied_amount
         for invoice in open_invoices:
             if remaining <= 0:
                 break
             amount = min(invoice.open_amount, remaining)
-            services.allocation_create(actor=actor, invoice=invoice, source=payment, amount=amount,
-                                       date=payment.date)
+            services.allocation_create(
+                actor=actor, invoice=invoice, source=payment, amount=amount, date=payment.date
+            )
             remaining -= amount
             count += 1
     return count

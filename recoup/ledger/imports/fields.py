@@ -80,7 +80,8 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
 }
 
 
-# Converters ---------------------------------------------------------------------------------------------------------
+# Converters -------------------------------------------------------------------------------------------------
+
 
 def text_converter(max_length: int) -> Converter:
     def convert(raw: Any) -> str | None:
@@ -90,6 +91,7 @@ def text_converter(max_length: int) -> Converter:
         if len(value) > max_length:
             raise BadValue(f'"{value[:40]}…" is longer than {max_length} characters')
         return value
+
     return convert
 
 

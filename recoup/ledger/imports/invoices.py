@@ -35,39 +35,61 @@ def _changes_to_applied_invoices(db: Db, labels: Mapping[str, str]) -> list[RowE
     rows = db.fetch(
         f"SELECT s.line, s.external_id, s.amount, COALESCE(s.currency, c.currency), t.currency,"
         f"       c.id <> t.customer_id, tc.external_id,"
-        f"       (SELECT MAX(r.running) FROM (SELECT ROUND(SUM(a.amount) OVER (ORDER BY a.date), 4) AS running"
+        f"       (SELECT MAX(r.running) FROM (SELECT ROUND(SUM(a.amount) OVER (ORDER BY a.date), 4)"
+        f" AS running"
         f"                                    FROM {ALLOCATION} a WHERE a.invoice_id = t.id) r)"
         f" FROM {STAGING} s JOIN {INVOICE} t ON t.external_id = s.external_id"
         f" JOIN {CUSTOMER} c ON c.external_id = s.customer JOIN {CUSTOMER} tc ON tc.id = t.customer_id"
-        f" WHERE (s.amount < t.amount OR c.id <> t.customer_id OR COALESCE(s.currency, c.currency) <> t.currency)"
+        f" WHERE (s.amount < t.amount OR c.id <> t.customer_id OR COALESCE(s.currency, c.currency)"
+        f" <> t.currency)"
         f"   AND EXISTS (SELECT 1 FROM {ALLOCATION} a WHERE a.invoice_id = t.id)"
     )
     errors = []
     for line, external_id, amount, currency, old_currency, moved, old_customer, peak in rows:
         if moved:
-            errors.append(RowError(line, labels["customer"],
-                                   f"{external_id} has allocations, so it cannot move from customer "
-                                   f'"{old_customer}" to another; reverse them first'))
+            errors.append(
+                RowError(
+                    line,
+                    labels["customer"],
+                    f"{external_id} has allocations, so it cannot move from customer "
+                    f'"{old_customer}" to another; reverse them first',
+                )
+            )
         if currency != old_currency:
-            errors.append(RowError(line, labels["currency"],
-                                   f"{external_id} has allocations in {old_currency}, so its currency cannot "
-                                   f"become {currency}"))
+            errors.append(
+                RowError(
+                    line,
+                    labels["currency"],
+                    f"{external_id} has allocations in {old_currency}, so its currency cannot "
+                    f"become {currency}",
+                )
+            )
         if peak is not None and amount < peak:
-            errors.append(RowError(line, labels["amount"],
-                                   f"{money_text(amount)} is below the {money_text(peak)} already applied to "
-                                   f"{external_id}; reverse allocations first"))
+            errors.append(
+                RowError(
+                    line,
+                    labels["amount"],
+                    f"{money_text(amount)} is below the {money_text(peak)} already applied to "
+                    f"{external_id}; reverse allocations first",
+                )
+            )
     return errors
 
 
 def write(db: Db, totals: Totals) -> None:
     existing = db.scalar(
-        f"SELECT COUNT(*) FROM {INVOICE} t WHERE EXISTS (SELECT 1 FROM {STAGING} s WHERE s.external_id = t.external_id)"
+        f"SELECT COUNT(*) FROM {INVOICE} t WHERE EXISTS (SELECT 1 FROM {STAGING} s WHERE"
+        f" s.external_id = t.external_id)"
     )
-    columns = ("created_at, updated_at, external_id, customer_id, issue_date, due_date, amount, currency,"
-               " open_amount, closed_on")
-    select = (f"SELECT %s, %s, s.external_id, c.id, s.issue_date, s.due_date, s.amount,"
-              f" COALESCE(s.currency, c.currency), s.amount, NULL"
-              f" FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer")
+    columns = (
+        "created_at, updated_at, external_id, customer_id, issue_date, due_date, amount, currency,"
+        " open_amount, closed_on"
+    )
+    select = (
+        f"SELECT %s, %s, s.external_id, c.id, s.issue_date, s.due_date, s.amount,"
+        f" COALESCE(s.currency, c.currency), s.amount, NULL"
+        f" FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer"
+    )
     # A first load of new invoices needs no conflict handling: it runs as a plain bulk insert (Db.bulk).
     with db.bulk(INVOICE, totals.rows, keep_unique=existing > 0) as bulk:
         if bulk and not existing:
@@ -77,7 +99,8 @@ def write(db: Db, totals: Totals) -> None:
                 f"INSERT INTO {INVOICE} ({columns}) {select} WHERE 1 = 1"
                 f" ON CONFLICT (external_id) DO UPDATE SET"
                 f"   updated_at = excluded.updated_at, customer_id = excluded.customer_id,"
-                f"   issue_date = excluded.issue_date, due_date = excluded.due_date, currency = excluded.currency,"
+                f"   issue_date = excluded.issue_date, due_date = excluded.due_date, currency ="
+                f" excluded.currency,"
                 f"   amount = excluded.amount,"
                 f"   open_amount = ROUND(excluded.amount - {INVOICE}.amount + {INVOICE}.open_amount, 4),"
                 f"   closed_on = CASE WHEN excluded.amount = {INVOICE}.amount THEN {INVOICE}.closed_on END"
@@ -85,7 +108,11 @@ def write(db: Db, totals: Totals) -> None:
                 [db.now, db.now],
             )
     created = totals.rows - existing
-    totals.created, totals.updated, totals.unchanged = created, changed - created, existing - (changed - created)
+    totals.created, totals.updated, totals.unchanged = (
+        created,
+        changed - created,
+        existing - (changed - created),
+    )
     if totals.updated:
         # An amount lowered to exactly what is applied settles the invoice on its last allocation's date.
         db.execute(

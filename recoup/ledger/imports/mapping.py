@@ -2,7 +2,7 @@
 
     kind = "payments"                    # optional; must match the command's kind when given
     skip_if_empty = ["SettledDate"]      # rows where any of these source columns is empty are skipped
-    distinct = false                     # true: identical repeated rows count once (conflicting ones are errors)
+    distinct = false                     # true: identical repeats count once (conflicting ones are errors)
     delimiter = ","                      # CSV only
     encoding = "utf-8-sig"               # CSV only
     sheet = "Sheet1"                     # XLSX only; default the first sheet
@@ -27,8 +27,18 @@ from typing import Any
 
 from recoup.ledger.imports.fields import SCHEMAS, BadValue, Converter, Field, converter_for
 
-_TOP_LEVEL = {"kind", "skip_if_empty", "distinct", "delimiter", "encoding", "sheet",
-              "columns", "formats", "constants", "templates"}
+_TOP_LEVEL = {
+    "kind",
+    "skip_if_empty",
+    "distinct",
+    "delimiter",
+    "encoding",
+    "sheet",
+    "columns",
+    "formats",
+    "constants",
+    "templates",
+}
 
 
 class MappingError(ValueError):
@@ -73,8 +83,10 @@ def load_mapping(path: str | Path, kind: str) -> Mapping:
             raise MappingError(f"{where}: [{section}] must be a table")
         for name, value in table.items():
             if name not in fields:
-                raise MappingError(f"{where}: [{section}] names {name!r}, which is not a {kind} field; "
-                                   f"fields are {', '.join(fields)}")
+                raise MappingError(
+                    f"{where}: [{section}] names {name!r}, which is not a {kind} field; "
+                    f"fields are {', '.join(fields)}"
+                )
             if section != "constants" and not isinstance(value, str):
                 raise MappingError(f"{where}: [{section}] {name} must be a string")
         sections[section] = dict(table)
@@ -84,24 +96,35 @@ def load_mapping(path: str | Path, kind: str) -> Mapping:
     sources = [set(sections[s]) for s in ("columns", "constants", "templates")]
     twice = (sources[0] & sources[1]) | (sources[0] & sources[2]) | (sources[1] & sources[2])
     if twice:
-        raise MappingError(f"{where}: {sorted(twice)} given more than once in [columns], [constants], [templates]")
+        raise MappingError(
+            f"{where}: {sorted(twice)} given more than once in [columns], [constants], [templates]"
+        )
     skip = data.get("skip_if_empty", [])
     if not isinstance(skip, list) or not all(isinstance(c, str) for c in skip):
         raise MappingError(f"{where}: skip_if_empty must be a list of source column names")
     options = {key: data[key] for key in ("delimiter", "encoding", "sheet") if key in data}
     for key, value in options.items():
         if not isinstance(value, str) or (key == "delimiter" and len(value) != 1):
-            raise MappingError(f"{where}: {key} must be a string" + (" of one character" if key == "delimiter" else ""))
+            raise MappingError(
+                f"{where}: {key} must be a string" + (" of one character" if key == "delimiter" else "")
+            )
     if not isinstance(data.get("distinct", False), bool):
         raise MappingError(f"{where}: distinct must be true or false")
     return Mapping(
-        columns=sections["columns"], formats=sections["formats"], constants=sections["constants"],
-        templates=sections["templates"], skip_if_empty=tuple(skip), distinct=data.get("distinct", False),
-        kind=data.get("kind"), source=where, **options,
+        columns=sections["columns"],
+        formats=sections["formats"],
+        constants=sections["constants"],
+        templates=sections["templates"],
+        skip_if_empty=tuple(skip),
+        distinct=data.get("distinct", False),
+        kind=data.get("kind"),
+        source=where,
+        **options,
     )
 
 
-# Compiling a mapping against a file's header --------------------------------------------------------------------
+# Compiling a mapping against a file's header ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Source:
@@ -135,8 +158,10 @@ class HeaderProblem:
     message: str
 
 
-def compile_mapping(mapping: Mapping, kind: str, header: Sequence[str]) -> CompiledMapping | list[HeaderProblem]:
-    """Resolve every field to a column position, constant or template. Missing columns are returned, not raised."""
+def compile_mapping(
+    mapping: Mapping, kind: str, header: Sequence[str]
+) -> CompiledMapping | list[HeaderProblem]:
+    """Resolve every field to a column position, constant or template; missing columns are returned."""
     positions: dict[str, int] = {}
     for index, name in enumerate(header):
         positions.setdefault(str(name).strip(), index)
@@ -153,8 +178,14 @@ def compile_mapping(mapping: Mapping, kind: str, header: Sequence[str]) -> Compi
             if column in positions:
                 sources.append(Source(fld, column, index=positions[column], convert=convert))
             elif fld.name in mapping.columns or fld.required:
-                problems.append(HeaderProblem(column, f"required column is missing (for {fld.name})"
-                                              if fld.required else f"mapped column is missing (for {fld.name})"))
+                problems.append(
+                    HeaderProblem(
+                        column,
+                        f"required column is missing (for {fld.name})"
+                        if fld.required
+                        else f"mapped column is missing (for {fld.name})",
+                    )
+                )
                 sources.append(Source(fld, column))
             else:
                 sources.append(Source(fld, column))
@@ -172,8 +203,9 @@ def compile_mapping(mapping: Mapping, kind: str, header: Sequence[str]) -> Compi
 def _constant_source(fld: Field, value: Any, convert: Converter, problems: list[HeaderProblem]) -> Source:
     label = f"{fld.name} (constant)"
     try:
-        converted = convert(value if isinstance(value, str) else str(value).lower()
-                            if isinstance(value, bool) else str(value))
+        converted = convert(
+            value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+        )
     except BadValue as exc:
         problems.append(HeaderProblem(label, str(exc)))
         converted = None
@@ -182,8 +214,9 @@ def _constant_source(fld: Field, value: Any, convert: Converter, problems: list[
     return Source(fld, label, constant=converted)
 
 
-def _template_source(fld: Field, template: str, positions: dict[str, int], convert: Converter,
-                     problems: list[HeaderProblem]) -> Source:
+def _template_source(
+    fld: Field, template: str, positions: dict[str, int], convert: Converter, problems: list[HeaderProblem]
+) -> Source:
     label = f"{fld.name} (template {template!r})"
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]

@@ -72,7 +72,9 @@ def _xlsx(path: Path, mapping: Mapping) -> Iterator[tuple[list[str], Rows]]:
         raise ReadError(f"{path}: not a readable XLSX workbook ({exc})") from exc
     try:
         if mapping.sheet is not None and mapping.sheet not in workbook.sheetnames:
-            raise ReadError(f"{path}: no sheet named {mapping.sheet!r} (sheets: {', '.join(workbook.sheetnames)})")
+            raise ReadError(
+                f"{path}: no sheet named {mapping.sheet!r} (sheets: {', '.join(workbook.sheetnames)})"
+            )
         sheet = workbook[mapping.sheet] if mapping.sheet else workbook.worksheets[0]
         values = sheet.iter_rows(values_only=True)
         first = next(values, None)

@@ -1,7 +1,8 @@
 """Turn source rows into staged tuples, with every check that needs only the row itself.
 
-Checks that need other rows or the database (duplicates, unknown customers and invoices, decimals of a currency
-taken from the customer, amounts below what is applied) run later as set-based queries on the staging table.
+Checks that need other rows or the database (duplicates, unknown customers and invoices, decimals of a
+currency taken from the customer, amounts below what is applied) run later as set-based queries on the
+staging table.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class RowParser:
 
     def parse(self, rows: Rows, progress: Callable[[int], None] | None = None) -> Iterator[Staged]:
         sources = self.compiled.sources
-        # The fast path converts a whole row in one comprehension; a row that raises, or lacks a required value,
-        # is converted again field by field to name every problem in it.
+        # The fast path converts a whole row in one comprehension; a row that raises, or lacks a required
+        # value, is converted again field by field to name every problem in it.
         getters = [_getter(s) for s in sources]
         pairs = list(zip(getters, [s.convert or _same for s in sources], strict=True))
         required = [i + 1 for i, s in enumerate(sources) if s.field.required]
@@ -96,7 +97,7 @@ class RowParser:
                 self.errors.append(RowError(line, source.label, "required value is empty"))
 
     def _repeats(self, out: list[Any], seen: dict[str, tuple[int, tuple[Any, ...]]]) -> bool:
-        """Under `distinct`: True for a row to leave out (an identical repeat, or a conflicting one, reported)."""
+        """Under `distinct`: True for a row to leave out (an identical repeat, or a reported conflict)."""
         key, values = out[1], tuple(out[2:])
         if key not in seen:
             seen[key] = (out[0], values)
@@ -105,9 +106,14 @@ class RowParser:
         if first_values == values:
             self.repeated += 1
         else:
-            self.errors.append(RowError(out[0], self._label("external_id"),
-                                        f'"{key}" repeats line {first_line} with different values '
-                                        f"({self._differences(first_values, values)})"))
+            self.errors.append(
+                RowError(
+                    out[0],
+                    self._label("external_id"),
+                    f'"{key}" repeats line {first_line} with different values '
+                    f"({self._differences(first_values, values)})",
+                )
+            )
         return True
 
     def _label(self, name: str) -> str:
@@ -131,6 +137,7 @@ class RowParser:
                     except BadValue as exc:
                         return limit_label, str(exc)
                 return None
+
             return customer
 
         amount, currency = pos["amount"], pos["currency"]
@@ -143,10 +150,12 @@ class RowParser:
                 if out[due] < out[issue]:
                     return due_label, f"due date {out[due]} is before issue date {out[issue]}"
                 return _amount_problem(out[amount], out[currency], amount_label)
+
             return invoice
 
         def document(out: list[Any]) -> tuple[str, str] | None:
             return _amount_problem(out[amount], out[currency], amount_label)
+
         return document
 
 
@@ -175,4 +184,6 @@ def _amount_problem(value: Decimal, currency: str | None, label: str) -> tuple[s
 
 def as_text_row(staged: Staged) -> list[Any]:
     """Dates as ISO text and amounts as plain text, for drivers that want text (SQLite)."""
-    return [v.isoformat() if isinstance(v, dt.date) else str(v) if isinstance(v, Decimal) else v for v in staged]
+    return [
+        v.isoformat() if isinstance(v, dt.date) else str(v) if isinstance(v, Decimal) else v for v in staged
+    ]

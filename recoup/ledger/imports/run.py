@@ -32,8 +32,15 @@ class ImportFailed(Exception):
         self.errors = errors or []
 
 
-def import_file(*, kind: str, path: str | Path, mapping_path: str | Path | None = None, dry_run: bool = False,
-                actor: Any = None, progress: Callable[[int], None] | None = None) -> Totals:
+def import_file(
+    *,
+    kind: str,
+    path: str | Path,
+    mapping_path: str | Path | None = None,
+    dry_run: bool = False,
+    actor: Any = None,
+    progress: Callable[[int], None] | None = None,
+) -> Totals:
     """Import `path` as `kind`; raises ImportFailed (having written nothing) on any bad row."""
     if kind not in KINDS:
         raise ImportFailed(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -60,13 +67,19 @@ def import_file(*, kind: str, path: str | Path, mapping_path: str | Path | None 
                     errors = _write(db, kind, labels, totals, actor)
                 if errors:
                     errors = sorted(set(errors))
-                    rows = len({error.line for error in errors})
-                    raise ImportFailed(f"{path}: {len(errors):,} problem(s) in {rows:,} row(s); nothing was imported",
-                                       errors)
+                    bad_rows = len({error.line for error in errors})
+                    raise ImportFailed(
+                        f"{path}: {len(errors):,} problem(s) in {bad_rows:,} row(s); nothing was imported",
+                        errors,
+                    )
                 db.drop_staging()
                 totals.seconds = round(time.monotonic() - started, 1)
-                record_event(actor=actor, verb=f"import.{kind}", target_type="ledger.import",
-                             data={"file": Path(path).name, "mapping": mapping.source, **totals.as_event_data()})
+                record_event(
+                    actor=actor,
+                    verb=f"import.{kind}",
+                    target_type="ledger.import",
+                    data={"file": Path(path).name, "mapping": mapping.source, **totals.as_event_data()},
+                )
                 if dry_run:
                     transaction.set_rollback(True)
     except (MappingError, ReadError) as exc:

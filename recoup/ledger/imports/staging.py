@@ -54,7 +54,7 @@ class Db:
         """A null-safe "not equal"."""
         return f"{left} IS DISTINCT FROM {right}" if self.postgres else f"{left} IS NOT {right}"
 
-    # The staging table ---------------------------------------------------------------------------------------
+    # The staging table --------------------------------------------------------------------------------------
 
     def create_staging(self, kind: str) -> list[str]:
         types = _PG_TYPES if self.postgres else _SQLITE_TYPES
@@ -89,8 +89,8 @@ class Db:
         return count
 
     def bulk_applies(self, table: str, rows: int) -> bool:
-        """Whether writing `rows` rows of `table` is a bulk load: on PostgreSQL, at least BULK_MIN_ROWS rows and
-        at least a quarter of what the table holds."""
+        """Whether writing `rows` rows of `table` is a bulk load: on PostgreSQL, at least BULK_MIN_ROWS rows
+        and at least a quarter of what the table holds."""
         if not self.postgres or rows < BULK_MIN_ROWS:
             return False
         held = self.scalar("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [table])
@@ -115,7 +115,8 @@ class Db:
             [table],
         )
         indexes = self.fetch(
-            "SELECT c.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
+            "SELECT c.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class c ON"
+            " c.oid = x.indexrelid"
             " WHERE x.indrelid = %s::regclass"
             "   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)",
             [table],
@@ -149,7 +150,9 @@ def money_text(value: Any) -> str:
     """An amount read back from either database, for a message."""
     if value is None:
         return "0"
-    number = (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(Decimal("0.0001")).normalize()
+    number = (
+        (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(Decimal("0.0001")).normalize()
+    )
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent > -2:
         number = number.quantize(Decimal("0.01"))
