@@ -192,7 +192,7 @@ def write(db: Db, kind: str, labels: Mapping[str, str], totals: Totals, actor: A
         )
     errors: list[RowError] = []
     if totals.allocations:
-        with db.bulk(INVOICE, totals.allocations):
+        with db.bulk(INVOICE, totals.allocations, keep_unique=False):
             _refresh_invoices(db)
         errors = _over_settled_history(db, doc, labels)
     db.execute(f"DROP TABLE {PLAN}")
@@ -203,14 +203,17 @@ def write(db: Db, kind: str, labels: Mapping[str, str], totals: Totals, actor: A
 
 def _refresh_invoices(db: Db) -> None:
     """open_amount −= what this import applied; closed_on = the last allocation's date once it reaches 0."""
+    touched = f"SELECT invoice_id FROM {PLAN} WHERE applied > 0"
     db.execute(
-        f"UPDATE {INVOICE} SET open_amount = ROUND({INVOICE}.open_amount - applied.total, 4),"
-        f"  closed_on = CASE WHEN ROUND({INVOICE}.open_amount - applied.total, 4) = 0"
-        f"                   THEN (SELECT MAX(a.date) FROM {ALLOCATION} a WHERE a.invoice_id ="
-        f" {INVOICE}.id) END"
-        f" FROM (SELECT invoice_id, SUM(applied) AS total FROM {PLAN} WHERE applied > 0 GROUP BY"
-        f" invoice_id) applied"
-        f" WHERE {INVOICE}.id = applied.invoice_id"
+        f"UPDATE {INVOICE} SET open_amount = ROUND({INVOICE}.open_amount - x.total, 4),"
+        f"  closed_on = CASE WHEN ROUND({INVOICE}.open_amount - x.total, 4) = 0 THEN x.last END"
+        f" FROM (SELECT t.invoice_id, t.total, l.last"
+        f"       FROM (SELECT invoice_id, SUM(applied) AS total FROM {PLAN} WHERE applied > 0"
+        f"             GROUP BY invoice_id) t"
+        f"       JOIN (SELECT invoice_id, MAX(date) AS last FROM {ALLOCATION}"
+        f"             WHERE invoice_id IN ({touched}) GROUP BY invoice_id) l"
+        f"       ON l.invoice_id = t.invoice_id) x"
+        f" WHERE {INVOICE}.id = x.invoice_id"
     )
 
 
