@@ -217,3 +217,16 @@ def test_make_test_treats_no_tests_collected_as_a_failure():
     assert result.returncode != 0
     assert "pytest collected no tests: that is a failure." in result.stderr
     assert "deselected" in result.stdout
+
+
+def test_every_local_link_in_the_readme_and_docs_points_at_a_file():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # http:, https:, mailto:
+            if not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} → {target}")
+
+    assert broken == []
