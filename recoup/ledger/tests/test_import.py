@@ -275,7 +275,12 @@ def test_payments_naming_unknown_or_foreign_invoices_are_refused(ledger, tmp_pat
 
 def test_the_command_exits_non_zero_from_a_shell(tmp_path):
     path = csv(tmp_path, "external_id,name\n")
-    env = {**os.environ, "RECOUP_INSECURE_DEFAULTS": "1", "RECOUP_DATA_DIR": str(tmp_path)}
+    # The header is checked before any query; the database is a throwaway SQLite file either way.
+    env = {
+        **os.environ,
+        "RECOUP_INSECURE_DEFAULTS": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "recoup", "import", "invoices", str(path)],
         env=env,
