@@ -76,6 +76,8 @@ class Invoice(TimeStamped):
                 condition=Q(open_amount__gt=0),
                 name="invoice_open_aging",
             ),
+            # The invoices list and worklists page through open invoices by due date.
+            models.Index(fields=["due_date", "id"], condition=Q(open_amount__gt=0), name="invoice_open_due"),
             # Aging as of a past date reads invoices not yet settled on that date.
             models.Index(fields=["closed_on", "issue_date"], name="invoice_closed_on"),
             models.Index(fields=["customer", "issue_date"], name="invoice_customer_issue"),
