@@ -177,8 +177,8 @@ requests = st.one_of(
 @pytest.fixture
 def client(db) -> APIClient:
     manager = User.objects.create_user(username="fuzz", password="x", role=Role.MANAGER)
-    customer = CustomerFactory(external_id="C1")
-    invoice = InvoiceFactory(external_id="I1", customer=customer, amount=Decimal("100.00"))
+    customer = CustomerFactory.create(external_id="C1")
+    invoice = InvoiceFactory.create(external_id="I1", customer=customer, amount=Decimal("100.00"))
     services.payment_create(
         actor=manager,
         customer=customer,

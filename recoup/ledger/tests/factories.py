@@ -8,7 +8,7 @@ import factory
 from recoup.ledger.models import Customer, Invoice
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -17,7 +17,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     currency = "USD"
 
 
-class InvoiceFactory(factory.django.DjangoModelFactory):
+class InvoiceFactory(factory.django.DjangoModelFactory[Invoice]):
     """An open invoice. Use the services to settle it, so the kept balances stay true."""
 
     class Meta:
