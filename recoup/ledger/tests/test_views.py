@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -405,7 +406,8 @@ def test_customer_page_query_count_is_bounded(ledger, manager, viewer, django_as
     for n in range(40):
         invoice(manager, ledger["acme"], f"B-{n:02d}", due=D(2026, 2, 1), amount="1.00")
     client = logged_in(viewer)
-    with django_assert_max_num_queries(16):
+    # 16 queries; PostgreSQL adds two for the aging query's SET LOCAL inside its savepoint.
+    with django_assert_max_num_queries(18 if connection.vendor == "postgresql" else 16):
         response = client.get(reverse("customer-detail", args=[ledger["acme"].pk]))
     assert len(tables(response)["open-invoices"]) == 44
 
