@@ -24,6 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from recoup.core.errors import DomainError
+from recoup.core.money import quantize
 from recoup.ledger.models import Allocation, CreditNote, Customer, FxRate, Invoice, Payment
 
 ZERO = Decimal(0)
@@ -35,7 +36,8 @@ def invoice_open_amount_as_of(*, invoice: Invoice, as_of: dt.date) -> Decimal:
         (Allocation.objects.filter(invoice=invoice, date__lte=as_of).aggregate(total=Sum("amount"))["total"])
         or ZERO
     )
-    return invoice.amount - applied
+    # quantize: SQLite sums decimals as binary floats, so the sum needs rounding back to the currency's unit.
+    return quantize(invoice.amount - applied, invoice.currency)
 
 
 def customer_unapplied_as_of(*, customer: Customer, as_of: dt.date) -> dict[str, Decimal]:
@@ -57,7 +59,8 @@ def customer_unapplied_as_of(*, customer: Customer, as_of: dt.date) -> dict[str,
         )
         for currency, amount in used:
             totals[currency] = totals.get(currency, ZERO) - amount
-    return {currency: total for currency, total in totals.items() if total}
+    rounded = {currency: quantize(total, currency) for currency, total in totals.items()}
+    return {currency: total for currency, total in rounded.items() if total}
 
 
 @dataclass(frozen=True)
