@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -211,11 +212,14 @@ def test_garbage_posted_to_every_write_endpoint_gets_a_4xx_or_a_success(client, 
 @FUZZ
 @given(payload=payloads(FIELDS["/api/v1/customers/"]))
 def test_garbage_patched_to_a_customer_gets_a_4xx_or_a_success(client, payload):
-    response = client.patch(
-        f"/api/v1/customers/{CustomerFactory._meta.model.objects.get(external_id='C1').pk}/",
-        json.dumps(payload),
-        content_type="application/json",
-    )
+    # Each example rolls back, so one that renames C1 cannot hide it from the next.
+    with transaction.atomic():
+        response = client.patch(
+            f"/api/v1/customers/{CustomerFactory._meta.model.objects.get(external_id='C1').pk}/",
+            json.dumps(payload),
+            content_type="application/json",
+        )
+        transaction.set_rollback(True)
     assert response.status_code < 500
 
 
