@@ -45,7 +45,8 @@ psql_admin() { psql "$PG/postgres" -v ON_ERROR_STOP=1 -qAt "$@"; }
 
 say "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)," \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-say "PostgreSQL: $(psql_admin -c 'SHOW server_version'); $("$PY" -V)"
+say "PostgreSQL: $(psql_admin -c 'SHOW server_version'); $("$PY" -V);" \
+    "code: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- recoup config 2>/dev/null || echo ' + uncommitted changes')"
 
 if [[ ! -f $DATA/.done ]]; then
     say "generating $CUSTOMERS customers, $INVOICES invoices into $DATA"

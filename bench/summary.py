@@ -1,6 +1,6 @@
 """Print the summary table (markdown) from the JSON lines the benchmark scripts wrote.
 
-usage: python -m bench.summary RESULTS.jsonl
+usage: python -m bench.summary RESULTS.jsonl [MORE.jsonl ...]
 For each figure: the issue's anchor, the anchor re-measured here, ours (median, min-max), ours / anchor here,
 the target and whether ours meets it. The last line of a given name and as-of date wins.
 """
@@ -8,6 +8,7 @@ the target and whether ours meets it. The last line of a given name and as-of da
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from typing import Any
 
@@ -22,13 +23,33 @@ ANCHORS_ISSUE = {
 }
 
 
-def load(path: str) -> dict[tuple[str, str], dict[str, Any]]:
+def load(*paths: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The figures by (name, as-of); single runs of the same name (the imports) are pooled into one figure."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
                 row = json.loads(line)
-                rows[(row["name"], str(row.get("as_of", "")))] = row
+                key = (row["name"], str(row.get("as_of", "")))
+                old = rows.get(key)
+                if old is not None and row["runs"] == 1 and (old["runs"] == 1 or old.get("pooled")):
+                    times = old["times_s"] + row["times_s"]
+                    row = {
+                        **row,
+                        "times_s": times,
+                        "runs": len(times),
+                        "median_s": statistics.median(times),
+                        "min_s": min(times),
+                        "max_s": max(times),
+                        "pooled": True,
+                    }
+                    if "rows" in row:
+                        row["rows_per_s"] = round(row["rows"] / row["median_s"])
+                        row["peak_rss_mb"] = max(old["peak_rss_mb"], row["peak_rss_mb"])
+                        row["exit_code"] = old["exit_code"] or row["exit_code"]
+                rows[key] = row
     return rows
 
 
@@ -41,7 +62,7 @@ def fmt(row: dict[str, Any] | None) -> str:
 
 
 def main() -> None:
-    rows = load(sys.argv[1])
+    rows = load(*sys.argv[1:])
 
     def get(name: str, as_of: str = "") -> dict[str, Any] | None:
         return rows.get((name, as_of))
@@ -74,7 +95,7 @@ def main() -> None:
 
     inv = get("ours.import_invoices")
     if inv:
-        text = f"{inv['median_s']:.2f} s = {inv['rows_per_s']:,} rows/s"
+        text = f"{fmt(inv)} = {inv['rows_per_s']:,} rows/s"
         line(
             "import invoices (whole process)",
             "anchor.copy_invoices",
@@ -88,7 +109,7 @@ def main() -> None:
         line("import invoices (whole process)", "anchor.copy_invoices", "", None, "≥ 100,000 rows/s", None)
     for kind in ("customers", "payments"):
         r = get(f"ours.import_{kind}")
-        text = f"{r['median_s']:.2f} s = {r['rows_per_s']:,} rows/s" if r else None
+        text = f"{fmt(r)} = {r['rows_per_s']:,} rows/s" if r else None
         line(f"import {kind} (whole process)", None, "", r, "—", None, text)
     peaks = [r for k, r in rows.items() if k[0].startswith("ours.import_")]
     if peaks:
