@@ -3,7 +3,7 @@
 The database does the work: it finds the invoices open on the as-of date, puts each in a bucket with plain
 date comparisons (rules.bucket_floor_dates), sums them per customer, currency and bucket, and converts each
 sum to the base currency at the rate of the day, rounded to its minor unit. Python only pivots those sums
-into one row per customer.
+into one row per customer, and sorts those by external id.
 
 Two paths give the same answer:
 - when no allocation is dated after the as-of date, the kept `Invoice.open_amount` is exact and a partial
@@ -86,8 +86,7 @@ def aging_report(
         customer_ids=customer_ids,
     )
     width = len(labels)
-    # Per customer: name, bucket amounts, total. Column totals add up as the rows stream in.
-    by_customer: dict[str, tuple[str, list[Decimal], list[Decimal]]] = {}
+    rows: list[AgingRow] = []
     column_totals = [zero] * width
     used: set[str] = set()
     postgres = connection.vendor == "postgresql"
@@ -97,7 +96,12 @@ def aging_report(
             # grouping should stay in memory rather than spill to disk. SET LOCAL ends with the transaction.
             cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
-        for external_id, name, currency, bucket, amount in cursor.fetchall():
+        # Rows come per customer, currency and bucket, ordered by customer: pivot them in one pass.
+        make = AgingRow._make
+        key: str | None = None
+        name = ""
+        values = column_totals  # replaced at the first row
+        for _customer_id, external_id, customer_name, currency, bucket, amount in cursor.fetchall():
             if currency not in used:
                 if currency not in rates:
                     raise DomainError(
@@ -106,17 +110,16 @@ def aging_report(
                         code="missing_fx_rate",
                     )
                 used.add(currency)
-            value = amount if type(amount) is Decimal else Decimal(amount)
-            entry = by_customer.get(external_id)
-            if entry is None:
-                entry = by_customer[external_id] = (name, [zero] * width, [zero])
-            entry[1][bucket] += value
-            entry[2][0] += value
+            if external_id != key:
+                if key is not None:
+                    rows.append(make((key, name, tuple(values), sum(values, zero))))
+                key, name, values = external_id, customer_name, [zero] * width
+            value = amount if postgres else Decimal(amount)
+            values[bucket] += value
             column_totals[bucket] += value
-    rows = [
-        AgingRow(key, name, tuple(values), total[0])
-        for key, (name, values, total) in sorted(by_customer.items())
-    ]
+        if key is not None:
+            rows.append(make((key, name, tuple(values), sum(values, zero))))
+    rows.sort()
     total = AgingRow("TOTAL", "Total", tuple(column_totals), sum(column_totals, zero))
     return AgingReport(
         as_of=as_of,
@@ -188,12 +191,13 @@ def _aging_sql(
     rate_params = [p for r in rates.values() for p in (r.currency, r.rate)]
     converted = _as_text(f"ROUND(g.open * ({rate_case}), {places})", places)
     sql = f"""
-        SELECT c.external_id, c.name, g.currency, g.bucket, {converted}
+        SELECT g.customer_id, c.external_id, c.name, g.currency, g.bucket, {converted}
         FROM (SELECT o.customer_id, o.currency, {bucket} AS bucket, SUM(o.open) AS open
               FROM ({open_items}) o
               WHERE o.open > 0
               GROUP BY 1, 2, 3) g
-        JOIN ledger_customer c ON c.id = g.customer_id"""
+        JOIN ledger_customer c ON c.id = g.customer_id
+        ORDER BY g.customer_id"""
     return sql, rate_params + list(floors) + open_params
 
 
