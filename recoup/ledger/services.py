@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -29,6 +29,7 @@ from recoup.ledger.models import (
 )
 
 ZERO = Decimal(0)
+CreditT = TypeVar("CreditT", Payment, CreditNote)
 _AMOUNT = DecimalField(max_digits=19, decimal_places=4)
 
 CUSTOMER_FIELDS = (
@@ -147,24 +148,16 @@ def payment_create(
     apply_to: Sequence[Application] = (),
 ) -> Payment:
     """Record a payment and apply it to the invoices it names; the rest follows RECOUP_UNAPPLIED_CASH."""
-    currency = _currency(currency or customer.currency)
-    amount = _positive_amount(amount, currency)
-    if Payment.objects.filter(external_id=external_id).exists():
-        raise DomainError(f"A payment with external id {external_id!r} already exists.", field="external_id")
-    payment = Payment.objects.create(
+    payment = _customer_credit_create(
+        Payment,
+        actor=actor,
         customer=customer,
         external_id=external_id,
         date=date,
         amount=amount,
         currency=currency,
-        unapplied_amount=amount,
-        reference=reference,
-    )
-    record_event(
-        actor=actor,
         verb="payment.created",
-        target=payment,
-        data={"amount": str(amount), "currency": currency},
+        reference=reference,
     )
     _apply_credit(
         actor=actor,
@@ -189,30 +182,56 @@ def credit_note_create(
     apply_to: Sequence[Application] = (),
 ) -> CreditNote:
     """Record a credit note and apply it to the invoices it names; the rest stays as customer credit."""
+    note = _customer_credit_create(
+        CreditNote,
+        actor=actor,
+        customer=customer,
+        external_id=external_id,
+        date=date,
+        amount=amount,
+        currency=currency,
+        verb="credit_note.created",
+        reason=reason,
+    )
+    _apply_credit(actor=actor, source=note, apply_to=apply_to, oldest_first=False)
+    note.refresh_from_db()
+    return note
+
+
+def _customer_credit_create(
+    model: type[CreditT],
+    *,
+    actor: Any,
+    customer: Customer,
+    external_id: str,
+    date: dt.date,
+    amount: Decimal,
+    currency: str | None,
+    verb: str,
+    **text: str,
+) -> CreditT:
+    """A new payment or credit note, wholly unapplied until _apply_credit applies it."""
     currency = _currency(currency or customer.currency)
     amount = _positive_amount(amount, currency)
-    if CreditNote.objects.filter(external_id=external_id).exists():
-        raise DomainError(
-            f"A credit note with external id {external_id!r} already exists.", field="external_id"
-        )
-    note = CreditNote.objects.create(
+    label = model._meta.verbose_name
+    if model.objects.filter(external_id=external_id).exists():
+        raise DomainError(f"A {label} with external id {external_id!r} already exists.", field="external_id")
+    document = model.objects.create(
         customer=customer,
         external_id=external_id,
         date=date,
         amount=amount,
         currency=currency,
         unapplied_amount=amount,
-        reason=reason,
+        **text,
     )
     record_event(
         actor=actor,
-        verb="credit_note.created",
-        target=note,
+        verb=verb,
+        target=document,
         data={"amount": str(amount), "currency": currency},
     )
-    _apply_credit(actor=actor, source=note, apply_to=apply_to, oldest_first=False)
-    note.refresh_from_db()
-    return note
+    return document
 
 
 def _apply_credit(
