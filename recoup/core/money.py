@@ -34,6 +34,7 @@ _MINOR_UNITS: dict[str, int] = {
     "CLF": 4,
     "UYW": 4,
 }
+CURRENCIES_NOT_TWO_DECIMALS = frozenset(_MINOR_UNITS)
 # Every amount column is stored with this many decimal places, enough for any currency's minor unit.
 AMOUNT_DECIMAL_PLACES = 4
 AMOUNT_MAX_DIGITS = 19

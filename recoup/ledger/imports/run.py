@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from recoup.core.events import record_event
-from recoup.ledger.imports import customers, documents, invoices
+from recoup.ledger.imports import customers, documents, invoices, rawcopy
 from recoup.ledger.imports.fields import KINDS
 from recoup.ledger.imports.mapping import Mapping, MappingError, compile_mapping, load_mapping
 from recoup.ledger.imports.readers import ReadError, open_table
@@ -60,8 +60,21 @@ def import_file(
                 if db.postgres:
                     db.execute("SET LOCAL work_mem = '256MB'")
                 columns = db.create_staging(kind)
-                totals.rows = db.load(columns, parser.parse(rows, progress))
-                totals.read, totals.skipped, totals.repeated = parser.read, parser.skipped, parser.repeated
+                copied = None
+                if rawcopy.applies(db, kind=kind, path=path, mapping=mapping, compiled=compiled):
+                    copied = rawcopy.load(
+                        db, kind=kind, path=path, mapping=mapping, compiled=compiled, progress=progress
+                    )
+                if copied is None:
+                    totals.rows = db.load(columns, parser.parse(rows, progress))
+                    totals.read, totals.skipped, totals.repeated = (
+                        parser.read,
+                        parser.skipped,
+                        parser.repeated,
+                    )
+                else:
+                    totals.rows = totals.read = copied
+                    totals.loader = "copy"
                 errors = parser.errors + _validate(db, kind, labels)
                 if not errors:
                     errors = _write(db, kind, labels, totals, actor)

@@ -20,6 +20,7 @@ class Totals:
     allocated_oldest_first: int = 0
     contacts_created: int = 0
     contacts_updated: int = 0
+    loader: str = "rows"  # "copy" when PostgreSQL's COPY parsed the whole file (rawcopy.py)
     seconds: float = 0.0
     dry_run: bool = False
 
