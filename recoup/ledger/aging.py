@@ -167,7 +167,9 @@ def _aging_sql(
         open_params: list[Any] = [as_of, *ids]
     else:
         # Sum each candidate's allocations once, in a join the planner can run as one pass over them.
-        candidates = f"i.issue_date <= %s AND (i.closed_on IS NULL OR i.closed_on > %s) {customer_filter}"
+        # Open today (open_amount > 0, the same as closed_on IS NULL) or settled after the as-of date: each
+        # side has its own partial index.
+        candidates = f"i.issue_date <= %s AND (i.open_amount > 0 OR i.closed_on > %s) {customer_filter}"
         open_items = f"""
             SELECT i.customer_id, i.currency, i.{basis} AS d,
                    ROUND(i.amount - COALESCE(s.applied, 0), 4) AS open

@@ -282,7 +282,7 @@ def test_the_postgresql_bulk_path_restores_every_index_and_constraint(tmp_path, 
             cursor.execute(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s"
                 " UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conrelid = %s::regclass ORDER BY 1",
+                " WHERE conrelid = %s::regclass ORDER BY 1, 2",
                 [table, table],
             )
             return list(cursor.fetchall())
