@@ -111,8 +111,7 @@ def _load(
         checks.append(check)
     names = [source.field.name for source in compiled.sources]
     count = db.execute(
-        f"INSERT INTO {STAGING} (line, {', '.join(names)})"
-        f" SELECT n + 1, {', '.join(values)} FROM {RAW}",
+        f"INSERT INTO {STAGING} (line, {', '.join(names)}) SELECT n + 1, {', '.join(values)} FROM {RAW}",
         params,
     )
     if kind == "invoices":
