@@ -148,7 +148,8 @@ def _convert(source: Source, params: list[Any]) -> tuple[str, str]:
         plain = f"{cell} <> '' AND translate({cell}, '0123456789.-', '') = ''"
         sign = f" AND {name} > 0" if field.positive else ""
         return f"CASE WHEN {plain} THEN {cell}::numeric END", f"{required} AND scale({name}) <= 2{sign}"
-    trimmed = f"NULLIF(btrim({cell}), '')"
+    # The whitespace str.strip() removes in practice: ASCII's and the no-break space.
+    trimmed = f"NULLIF(btrim({cell}, E' \\t\\n\\r\\f\\v\\u00a0'), '')"
     if field.kind == "currency":
         return f"upper({trimmed})", required
     if field.kind == "text":

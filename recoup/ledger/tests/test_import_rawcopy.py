@@ -33,9 +33,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_clean_file_is_copied_and_converted_exactly(customers, tmp_path):
-    path = write(
-        tmp_path, HEADER + 'A1,C1,2026-01-05,2026-02-04,100.5,usd\n"A,2", C1 ,2026-01-06,2026-02-05,7,\n'
-    )
+    rows = 'A1,C1,2026-01-05,2026-02-04,100.5,usd\n"A,2",\t C1\u00a0,2026-01-06,2026-02-05,7,\n'
+    path = write(tmp_path, HEADER + rows)
     totals = import_file(kind="invoices", path=path)
     assert (totals.loader, totals.read, totals.created) == ("copy", 2, 2)
     assert sorted(
