@@ -10,7 +10,6 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     Count,
-    DecimalField,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -23,7 +22,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from recoup.core.errors import DomainError
+from recoup.core.models import AmountField
 from recoup.core.money import quantize
 from recoup.ledger.models import Allocation, CreditNote, Customer, FxRate, Invoice, Payment
 
@@ -70,20 +69,6 @@ class RateUsed:
     date: dt.date | None  # None for the base currency itself
 
 
-def fx_rate_as_of(*, currency: str, as_of: dt.date) -> RateUsed:
-    """The rate dated on or before `as_of`. Raises DomainError when there is none."""
-    if currency == settings.BASE_CURRENCY:
-        return RateUsed(currency, Decimal(1), None)
-    fx = FxRate.objects.filter(currency=currency, date__lte=as_of).order_by("-date").first()
-    if fx is None:
-        raise DomainError(
-            f"No {currency}→{settings.BASE_CURRENCY} rate is dated on or before {as_of}.",
-            field="currency",
-            code="missing_fx_rate",
-        )
-    return RateUsed(currency, fx.rate, fx.date)
-
-
 # Web pages ------------------------------------------------------------------------------------------------
 # The lists below are one set-based query each; the pages add pagination and never loop over rows to sum them.
 
@@ -95,7 +80,7 @@ CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
     "overdue": ("overdue", "name", "id"),
     "-overdue": ("-overdue", "name", "id"),
 }
-_AMOUNT = DecimalField(max_digits=19, decimal_places=4)
+_AMOUNT = AmountField()
 
 
 def customer_list(*, today: dt.date, search: str = "", sort: str = "-balance") -> QuerySet[Customer]:

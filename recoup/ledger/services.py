@@ -10,13 +10,14 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DecimalField, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
+from django.db.models import Case, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When, Window
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
 from recoup.core.errors import DomainError
 from recoup.core.events import record_event
-from recoup.core.money import AMOUNT_DECIMAL_PLACES, normalize_currency, parse_amount, quantize
+from recoup.core.models import AmountField
+from recoup.core.money import AMOUNT_DECIMAL_PLACES, normalize_currency, parse_amount
 from recoup.ledger.models import (
     Allocation,
     AllocationKind,
@@ -30,7 +31,7 @@ from recoup.ledger.models import (
 
 ZERO = Decimal(0)
 CreditT = TypeVar("CreditT", Payment, CreditNote)
-_AMOUNT = DecimalField(max_digits=19, decimal_places=4)
+_AMOUNT = AmountField()
 
 CUSTOMER_FIELDS = (
     "name",
@@ -417,12 +418,10 @@ def refresh_balances(
             AMOUNT_DECIMAL_PLACES,
         )
     )
-    invoices.filter(open_amount=0).update(closed_on=Subquery(last_date))
-    invoices.filter(open_amount__gt=0).update(closed_on=None)
-    for model, queryset in ((Payment, payments), (CreditNote, credit_notes)):
+    invoices.update(closed_on=Case(When(open_amount=0, then=Subquery(last_date)), default=None))
+    for field, queryset in (("payment", payments), ("credit_note", credit_notes)):
         if queryset is None:
             continue
-        field = "payment" if model is Payment else "credit_note"
         used = (
             Allocation.objects.filter(**{field: OuterRef("pk")})
             .order_by()
@@ -507,7 +506,7 @@ def _positive_amount(amount: Decimal | str, currency: str) -> Decimal:
         raise DomainError(str(exc), field="amount") from exc
     if value <= 0:
         raise DomainError("The amount must be greater than zero.", field="amount")
-    return quantize(value, currency)
+    return value
 
 
 def _check_fields(fields: dict[str, Any], allowed: Sequence[str]) -> None:
