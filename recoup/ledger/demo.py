@@ -15,7 +15,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -40,6 +40,7 @@ DAYS = 730  # two years of history up to today
 INVOICES_PER_CUSTOMER = 35
 DEFAULT_CUSTOMERS = 320
 BATCH = 2000
+CreditT = TypeVar("CreditT", Payment, CreditNote)
 ZERO = Decimal(0)
 
 # username, role, first name, last name. The demo password of each is DEMO_PASSWORD_PREFIX + username.
@@ -549,6 +550,23 @@ def _plan_misapplications(rng: random.Random, plan: _Plan, *, today: dt.date) ->
 # Writing: bulk inserts, then one set-based refresh ----------------------------------------------------------
 
 
+def _create_credits(model: type[CreditT], documents: list[Any], text_field: str, cust: Any) -> None:
+    """Payments and credit notes, wholly unapplied; they differ only in their free-text field."""
+    rows = [
+        model(
+            external_id=d.external_id,
+            customer_id=cust(d.customer),
+            date=d.date,
+            amount=d.amount,
+            currency=d.currency,
+            unapplied_amount=d.amount,
+            **{text_field: d.text},
+        )
+        for d in documents
+    ]
+    model.objects.bulk_create(rows, batch_size=BATCH)
+
+
 def _write(plan: _Plan) -> dict[str, int]:
     Customer.objects.bulk_create(plan.customers, batch_size=BATCH)
     customer_pk = dict(Customer.objects.values_list("external_id", "pk"))
@@ -575,36 +593,8 @@ def _write(plan: _Plan) -> dict[str, int]:
         ),
         batch_size=BATCH,
     )
-    Payment.objects.bulk_create(
-        (
-            Payment(
-                external_id=p.external_id,
-                customer_id=cust(p.customer),
-                date=p.date,
-                amount=p.amount,
-                currency=p.currency,
-                unapplied_amount=p.amount,
-                reference=p.text,
-            )
-            for p in plan.payments
-        ),
-        batch_size=BATCH,
-    )
-    CreditNote.objects.bulk_create(
-        (
-            CreditNote(
-                external_id=c.external_id,
-                customer_id=cust(c.customer),
-                date=c.date,
-                amount=c.amount,
-                currency=c.currency,
-                unapplied_amount=c.amount,
-                reason=c.text,
-            )
-            for c in plan.credit_notes
-        ),
-        batch_size=BATCH,
-    )
+    _create_credits(Payment, plan.payments, "reference", cust)
+    _create_credits(CreditNote, plan.credit_notes, "reason", cust)
     invoice_pk = dict(Invoice.objects.values_list("external_id", "pk"))
     payment_pk = dict(Payment.objects.values_list("external_id", "pk"))
     note_pk = dict(CreditNote.objects.values_list("external_id", "pk"))
