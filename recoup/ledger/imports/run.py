@@ -67,11 +67,8 @@ def import_file(
                     )
                 if copied is None:
                     totals.rows = db.load(columns, parser.parse(rows, progress))
-                    totals.read, totals.skipped, totals.repeated = (
-                        parser.read,
-                        parser.skipped,
-                        parser.repeated,
-                    )
+                    totals.read, totals.skipped = parser.read, parser.skipped
+                    totals.repeated = parser.repeated
                 else:
                     totals.rows = totals.read = copied
                     totals.loader = "copy"
@@ -86,7 +83,6 @@ def import_file(
                         errors,
                     )
                 db.drop_staging()
-                totals.seconds = round(time.monotonic() - started, 1)
                 record_event(
                     actor=actor,
                     verb=f"import.{kind}",
