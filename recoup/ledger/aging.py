@@ -84,6 +84,8 @@ def aging_report(
         rates=rates,
         places=minor_units(base),
         customer_ids=customer_ids,
+        # With no allocation dated later, the kept open amounts are exact on the as-of date.
+        kept_is_exact=not Allocation.objects.filter(date__gt=as_of).exists(),
     )
     width = len(labels)
     rows: list[AgingRow] = []
@@ -152,14 +154,15 @@ def _aging_sql(
     rates: dict[str, RateUsed],
     places: int,
     customer_ids: Sequence[int] | None,
+    kept_is_exact: bool,
 ) -> tuple[str, list[Any]]:
     """The report query and its parameters, which follow the order of the placeholders in the text."""
     ids = list(customer_ids or ())
     customer_filter = ""
     if customer_ids is not None:
         customer_filter = f"AND i.customer_id IN ({', '.join(['%s'] * len(ids)) or 'NULL'})"
-    if not Allocation.objects.filter(date__gt=as_of).exists():
-        # The kept open amount is exact on this date; the partial index invoice_open_aging serves it.
+    if kept_is_exact:
+        # The partial index invoice_open_aging serves the kept open amounts.
         open_items = f"""
             SELECT i.customer_id, i.currency, i.{basis} AS d, i.open_amount AS open
             FROM ledger_invoice i
