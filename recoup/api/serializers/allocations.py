@@ -7,12 +7,13 @@ from typing import Any
 
 from rest_framework import serializers
 
-from recoup.api.fields import AmountField, CurrencyCodeField, ExternalIdField, money, too_many_decimals
+from recoup.api.fields import AmountField, CurrencyCodeField, ExternalIdField, too_many_decimals
+from recoup.api.serializers.base import QuantizedAmountsSerializer
 from recoup.ledger import services
 from recoup.ledger.models import Allocation, AllocationKind, CreditNote, FxRate, Invoice, Payment
 
 
-class AllocationSerializer(serializers.ModelSerializer):
+class AllocationSerializer(QuantizedAmountsSerializer):
     """Apply a payment or credit note to an invoice, or write part of an invoice off.
 
     `kind` says which: `payment` needs `payment`, `credit_note` needs `credit_note`,
@@ -88,11 +89,6 @@ class AllocationSerializer(serializers.ModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
-
-    def to_representation(self, instance: Allocation) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["amount"] = money(instance.amount, instance.currency)
-        return data
 
     def create(self, validated_data: dict[str, Any]) -> Allocation:
         actor = self.context["request"].user

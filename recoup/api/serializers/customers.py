@@ -14,8 +14,8 @@ from recoup.api.fields import (
     ExternalIdField,
     check_amount_for_currency,
     external_id_field,
-    money,
 )
+from recoup.api.serializers.base import QuantizedAmountsSerializer
 from recoup.ledger import services
 from recoup.ledger.models import Contact, Customer
 from recoup.users.models import User
@@ -51,7 +51,8 @@ class CustomerContactSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(QuantizedAmountsSerializer):
+    amount_fields = ("credit_limit",)
     external_id = external_id_field(Customer)
     currency = CurrencyCodeField(required=False, help_text="ISO 4217; the default currency of its documents.")
     credit_limit = AmountField(required=False, allow_null=True)
@@ -103,11 +104,6 @@ class CustomerSerializer(serializers.ModelSerializer):
         currency = attrs.get("currency") or (self.instance.currency if self.instance else default)
         check_amount_for_currency(attrs.get("credit_limit"), currency, "credit_limit")
         return attrs
-
-    def to_representation(self, instance: Customer) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["credit_limit"] = money(instance.credit_limit, instance.currency)
-        return data
 
     def create(self, validated_data: dict[str, Any]) -> Customer:
         return services.customer_create(actor=self.context["request"].user, **validated_data)

@@ -16,6 +16,7 @@ from recoup.api.fields import (
     money,
     too_many_decimals,
 )
+from recoup.api.serializers.base import QuantizedAmountsSerializer
 from recoup.ledger import services
 from recoup.ledger.models import Allocation, CreditNote, Customer, Invoice, Payment
 from recoup.ledger.services import Application
@@ -23,7 +24,7 @@ from recoup.ledger.services import Application
 CUSTOMER_HELP = "The customer's external id, e.g. C00001."
 
 
-class InvoiceSerializer(serializers.ModelSerializer):
+class InvoiceSerializer(QuantizedAmountsSerializer):
     external_id = external_id_field(Invoice)
     customer = ExternalIdField(queryset=Customer.objects.all(), help_text=CUSTOMER_HELP)
     amount = AmountField(min_value=Decimal("0.0001"))
@@ -64,16 +65,11 @@ class InvoiceSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"due_date": ["The due date is before the issue date."]})
         return attrs
 
-    def to_representation(self, instance: Invoice) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["amount"] = money(instance.amount, instance.currency)
-        return data
-
     def create(self, validated_data: dict[str, Any]) -> Invoice:
         return services.invoice_create(actor=self.context["request"].user, **validated_data)
 
 
-class AppliedSerializer(serializers.ModelSerializer):
+class AppliedSerializer(QuantizedAmountsSerializer):
     """One application of a payment or credit note to an invoice: `amount` omitted means all it can."""
 
     invoice = ExternalIdField(queryset=Invoice.objects.all(), help_text="The invoice's external id.")
@@ -84,13 +80,8 @@ class AppliedSerializer(serializers.ModelSerializer):
         fields = ["id", "invoice", "invoice_id", "amount", "date", "reverses_id"]
         read_only_fields = ["invoice_id", "date", "reverses_id"]
 
-    def to_representation(self, instance: Allocation) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["amount"] = money(instance.amount, instance.currency)
-        return data
 
-
-class CustomerCreditSerializer(serializers.ModelSerializer):
+class CustomerCreditSerializer(QuantizedAmountsSerializer):
     """What payments and credit notes share: a dated amount, applied to the invoices it names."""
 
     customer = ExternalIdField(queryset=Customer.objects.all(), help_text=CUSTOMER_HELP)
@@ -152,11 +143,6 @@ class CustomerCreditSerializer(serializers.ModelSerializer):
         attrs["apply_to"] = [Application(shortcut)] if shortcut is not None else []
         attrs["apply_to"] += [Application(item["invoice"], item.get("amount")) for item in items]
         return attrs
-
-    def to_representation(self, instance: Payment | CreditNote) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["amount"] = money(instance.amount, instance.currency)
-        return data
 
 
 def _misfit(invoice: Invoice, customer: Customer, currency: str) -> str | None:
