@@ -52,23 +52,26 @@ class InvoiceViewSet(DocumentViewSet):
         return bulk_create(request, InvoiceSerializer, references={Customer: ("customer",)})
 
 
-def _with_allocations(
-    queryset: QuerySet[Payment] | QuerySet[CreditNote],
-) -> QuerySet[Payment] | QuerySet[CreditNote]:
-    allocations = Allocation.objects.select_related("invoice").order_by("date", "id")
-    return queryset.select_related("customer").prefetch_related(Prefetch("allocations", queryset=allocations))
+class CustomerCreditViewSet(DocumentViewSet):
+    # What payments and credit notes share: each row lists the allocations that apply it.
+
+    model: type[Payment] | type[CreditNote]
+    ordering_fields = ["date", "amount", "unapplied_amount", "external_id", "created_at", "id"]
+
+    def get_queryset(self) -> QuerySet[Payment] | QuerySet[CreditNote]:
+        allocations = Allocation.objects.select_related("invoice").order_by("date", "id")
+        return self.model.objects.select_related("customer").prefetch_related(
+            Prefetch("allocations", queryset=allocations)
+        )
 
 
-class PaymentViewSet(DocumentViewSet):
+class PaymentViewSet(CustomerCreditViewSet):
     """Payments received. Name invoices with `invoice` or `allocations` to apply the payment to them."""
 
+    model = Payment
     serializer_class = PaymentSerializer
     filterset_class = PaymentFilter
     search_fields = ["external_id", "reference", "customer__name", "customer__external_id"]
-    ordering_fields = ["date", "amount", "unapplied_amount", "external_id", "created_at", "id"]
-
-    def get_queryset(self) -> QuerySet[Payment]:
-        return _with_allocations(Payment.objects.all())  # type: ignore[return-value]
 
     @extend_schema(
         request=PaymentSerializer(many=True),
@@ -84,13 +87,10 @@ class PaymentViewSet(DocumentViewSet):
         return bulk_create(request, PaymentSerializer, references=references)
 
 
-class CreditNoteViewSet(DocumentViewSet):
+class CreditNoteViewSet(CustomerCreditViewSet):
     """Credit notes. Name invoices with `invoice` or `allocations` to apply the note to them."""
 
+    model = CreditNote
     serializer_class = CreditNoteSerializer
     filterset_class = CreditNoteFilter
     search_fields = ["external_id", "reason", "customer__name", "customer__external_id"]
-    ordering_fields = ["date", "amount", "unapplied_amount", "external_id", "created_at", "id"]
-
-    def get_queryset(self) -> QuerySet[CreditNote]:
-        return _with_allocations(CreditNote.objects.all())  # type: ignore[return-value]
