@@ -61,11 +61,10 @@ def validate(db: Db, kind: str, labels: Mapping[str, str]) -> list[RowError]:
 def _invoice_references(db: Db, doc: DocumentKind, labels: Mapping[str, str]) -> list[RowError]:
     rows = db.fetch(
         f"SELECT s.line, s.invoice, s.customer, i.id, ic.external_id, i.currency,"
-        f" COALESCE(s.currency, c.currency),"
-        f"       s.currency IS NULL"
+        f"       COALESCE(s.currency, c.currency), s.currency IS NULL"
         f" FROM {STAGING} s LEFT JOIN {CUSTOMER} c ON c.external_id = s.customer"
-        f" LEFT JOIN {INVOICE} i ON i.external_id = s.invoice LEFT JOIN {CUSTOMER} ic ON ic.id ="
-        f" i.customer_id"
+        f" LEFT JOIN {INVOICE} i ON i.external_id = s.invoice"
+        f" LEFT JOIN {CUSTOMER} ic ON ic.id = i.customer_id"
         f" WHERE s.invoice IS NOT NULL AND (i.id IS NULL OR (c.id IS NOT NULL AND"
         f"       (i.customer_id <> c.id OR i.currency <> COALESCE(s.currency, c.currency))))"
     )
@@ -103,27 +102,16 @@ def _changed_documents(db: Db, doc: DocumentKind, labels: Mapping[str, str]) -> 
     )
     rows = db.fetch(
         f"SELECT s.line, s.external_id, tc.external_id, c.id <> t.customer_id, t.date, s.date,"
-        f" t.amount, s.amount,"
-        f"       t.currency, COALESCE(s.currency, c.currency), CASE WHEN {other_invoice} THEN 1 ELSE 0 END"
+        f"       t.amount, s.amount, t.currency, COALESCE(s.currency, c.currency),"
+        f"       CASE WHEN {other_invoice} THEN 1 ELSE 0 END"
         f" FROM {STAGING} s JOIN {doc.table} t ON t.external_id = s.external_id"
         f" JOIN {CUSTOMER} c ON c.external_id = s.customer JOIN {CUSTOMER} tc ON tc.id = t.customer_id"
         f" WHERE c.id <> t.customer_id OR t.date <> s.date OR t.amount <> s.amount"
         f"    OR t.currency <> COALESCE(s.currency, c.currency) OR {other_invoice}"
     )
     errors = []
-    for (
-        line,
-        external_id,
-        owner,
-        moved,
-        date,
-        new_date,
-        amount,
-        new_amount,
-        currency,
-        new_currency,
-        other,
-    ) in rows:
+    for line, external_id, owner, moved, *ledger_and_file, other in rows:
+        date, new_date, amount, new_amount, currency, new_currency = ledger_and_file
         differences: list[tuple[str, str]] = []
         if moved:
             differences.append(("customer", f'customer "{owner}"'))
@@ -159,13 +147,11 @@ def write(db: Db, kind: str, labels: Mapping[str, str], totals: Totals, actor: A
         f" SELECT y.line, y.external_id, y.customer_id, y.currency, y.date, y.amount, y.invoice_id,"
         f"        CASE WHEN y.invoice_id IS NULL OR y.room <= 0 THEN 0 WHEN y.room < y.amount THEN y.room"
         f"             ELSE y.amount END AS applied"
-        f" FROM (SELECT s.line, s.external_id, c.id AS customer_id, COALESCE(s.currency,"
-        f" c.currency) AS currency,"
-        f"              s.date, s.amount, i.id AS invoice_id,"
-        f"              ROUND(i.open_amount + s.amount - SUM(s.amount) OVER (PARTITION BY i.id"
-        f" ORDER BY s.date, s.line"
-        f"                                                                   ROWS UNBOUNDED"
-        f" PRECEDING), 4) AS room"
+        f" FROM (SELECT s.line, s.external_id, c.id AS customer_id,"
+        f"              COALESCE(s.currency, c.currency) AS currency, s.date, s.amount, i.id AS invoice_id,"
+        f"              ROUND(i.open_amount + s.amount"
+        f"                    - SUM(s.amount) OVER (PARTITION BY i.id ORDER BY s.date, s.line"
+        f"                                          ROWS UNBOUNDED PRECEDING), 4) AS room"
         f"       FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer"
         f"       LEFT JOIN {INVOICE} i ON i.external_id = s.invoice"
         f"       WHERE NOT EXISTS (SELECT 1 FROM {doc.table} t WHERE t.external_id = s.external_id)) y"
@@ -173,9 +159,8 @@ def write(db: Db, kind: str, labels: Mapping[str, str], totals: Totals, actor: A
     new, applied = db.fetch(f"SELECT COUNT(*), SUM(CASE WHEN applied > 0 THEN 1 ELSE 0 END) FROM {PLAN}")[0]
     with db.bulk(doc.table, new, keep_unique=False):
         totals.created = db.execute(
-            f"INSERT INTO {doc.table} (created_at, updated_at, external_id, customer_id, date,"
-            f" amount, currency,"
-            f"                         unapplied_amount, {doc.text_column})"
+            f"INSERT INTO {doc.table} (created_at, updated_at, external_id, customer_id, date, amount,"
+            f"                         currency, unapplied_amount, {doc.text_column})"
             f" SELECT %s, %s, p.external_id, p.customer_id, p.date, p.amount, p.currency,"
             f"        ROUND(p.amount - p.applied, 4), ''"
             f" FROM {PLAN} p",
@@ -227,8 +212,8 @@ def _over_settled_history(db: Db, doc: DocumentKind, labels: Mapping[str, str]) 
         f"  FROM (SELECT a.invoice_id, i.external_id, a.date, i.amount,"
         f"               ROUND(SUM(a.amount) OVER (PARTITION BY a.invoice_id ORDER BY a.date), 4) AS running"
         f"        FROM {ALLOCATION} a JOIN {INVOICE} i ON i.id = a.invoice_id"
-        f"        WHERE a.invoice_id IN (SELECT r.invoice_id FROM {ALLOCATION} r WHERE"
-        f" r.reverses_id IS NOT NULL)"
+        f"        WHERE a.invoice_id IN (SELECT r.invoice_id FROM {ALLOCATION} r"
+        f"                               WHERE r.reverses_id IS NOT NULL)"
         f"          AND a.invoice_id IN (SELECT invoice_id FROM {PLAN} WHERE applied > 0)) h"
         f"  WHERE h.running < 0 OR h.running > h.amount GROUP BY h.invoice_id, h.external_id) x"
         f" JOIN {PLAN} p ON p.invoice_id = x.invoice_id AND p.applied > 0 AND p.date <= x.date"

@@ -18,11 +18,6 @@ INVOICE = Invoice._meta.db_table
 CUSTOMER = Customer._meta.db_table
 ALLOCATION = Allocation._meta.db_table
 
-_CHANGED = (
-    "{t}.customer_id <> {e}.customer_id OR {t}.issue_date <> {e}.issue_date OR {t}.due_date <> {e}.due_date"
-    " OR {t}.amount <> {e}.amount OR {t}.currency <> {e}.currency"
-)
-
 
 def validate(db: Db, labels: Mapping[str, str]) -> list[RowError]:
     errors = checks.duplicate_ids(db, labels) + checks.unknown_customers(db, labels)
@@ -35,13 +30,13 @@ def _changes_to_applied_invoices(db: Db, labels: Mapping[str, str]) -> list[RowE
     rows = db.fetch(
         f"SELECT s.line, s.external_id, s.amount, COALESCE(s.currency, c.currency), t.currency,"
         f"       c.id <> t.customer_id, tc.external_id,"
-        f"       (SELECT MAX(r.running) FROM (SELECT ROUND(SUM(a.amount) OVER (ORDER BY a.date), 4)"
-        f" AS running"
-        f"                                    FROM {ALLOCATION} a WHERE a.invoice_id = t.id) r)"
+        f"       (SELECT MAX(r.running)"
+        f"        FROM (SELECT ROUND(SUM(a.amount) OVER (ORDER BY a.date), 4) AS running"
+        f"              FROM {ALLOCATION} a WHERE a.invoice_id = t.id) r)"
         f" FROM {STAGING} s JOIN {INVOICE} t ON t.external_id = s.external_id"
         f" JOIN {CUSTOMER} c ON c.external_id = s.customer JOIN {CUSTOMER} tc ON tc.id = t.customer_id"
-        f" WHERE (s.amount < t.amount OR c.id <> t.customer_id OR COALESCE(s.currency, c.currency)"
-        f" <> t.currency)"
+        f" WHERE (s.amount < t.amount OR c.id <> t.customer_id"
+        f"        OR COALESCE(s.currency, c.currency) <> t.currency)"
         f"   AND EXISTS (SELECT 1 FROM {ALLOCATION} a WHERE a.invoice_id = t.id)"
     )
     errors = []
@@ -78,8 +73,8 @@ def _changes_to_applied_invoices(db: Db, labels: Mapping[str, str]) -> list[RowE
 
 def write(db: Db, totals: Totals) -> None:
     existing = db.scalar(
-        f"SELECT COUNT(*) FROM {INVOICE} t WHERE EXISTS (SELECT 1 FROM {STAGING} s WHERE"
-        f" s.external_id = t.external_id)"
+        f"SELECT COUNT(*) FROM {INVOICE} t"
+        f" WHERE EXISTS (SELECT 1 FROM {STAGING} s WHERE s.external_id = t.external_id)"
     )
     columns = (
         "created_at, updated_at, external_id, customer_id, issue_date, due_date, amount, currency,"
@@ -95,24 +90,25 @@ def write(db: Db, totals: Totals) -> None:
         if bulk and not existing:
             changed = db.execute(f"INSERT INTO {INVOICE} ({columns}) {select}", [db.now, db.now])
         else:
+            # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT, else it reads it as the join's ON.
             changed = db.execute(
                 f"INSERT INTO {INVOICE} ({columns}) {select} WHERE 1 = 1"
                 f" ON CONFLICT (external_id) DO UPDATE SET"
                 f"   updated_at = excluded.updated_at, customer_id = excluded.customer_id,"
-                f"   issue_date = excluded.issue_date, due_date = excluded.due_date, currency ="
-                f" excluded.currency,"
-                f"   amount = excluded.amount,"
+                f"   issue_date = excluded.issue_date, due_date = excluded.due_date,"
+                f"   currency = excluded.currency, amount = excluded.amount,"
                 f"   open_amount = ROUND(excluded.amount - {INVOICE}.amount + {INVOICE}.open_amount, 4),"
                 f"   closed_on = CASE WHEN excluded.amount = {INVOICE}.amount THEN {INVOICE}.closed_on END"
-                f" WHERE " + _CHANGED.format(t=INVOICE, e="excluded"),
+                f" WHERE {INVOICE}.customer_id <> excluded.customer_id"
+                f"    OR {INVOICE}.issue_date <> excluded.issue_date"
+                f"    OR {INVOICE}.due_date <> excluded.due_date"
+                f"    OR {INVOICE}.amount <> excluded.amount"
+                f"    OR {INVOICE}.currency <> excluded.currency",
                 [db.now, db.now],
             )
-    created = totals.rows - existing
-    totals.created, totals.updated, totals.unchanged = (
-        created,
-        changed - created,
-        existing - (changed - created),
-    )
+    totals.created = totals.rows - existing
+    totals.updated = changed - totals.created
+    totals.unchanged = existing - totals.updated
     if totals.updated:
         # An amount lowered to exactly what is applied settles the invoice on its last allocation's date.
         db.execute(

@@ -115,8 +115,8 @@ class Db:
             [table],
         )
         indexes = self.fetch(
-            "SELECT c.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class c ON"
-            " c.oid = x.indexrelid"
+            "SELECT c.relname, pg_get_indexdef(x.indexrelid)"
+            " FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid"
             " WHERE x.indrelid = %s::regclass"
             "   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)",
             [table],
@@ -150,9 +150,8 @@ def money_text(value: Any) -> str:
     """An amount read back from either database, for a message."""
     if value is None:
         return "0"
-    number = (
-        (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(Decimal("0.0001")).normalize()
-    )
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    number = number.quantize(Decimal("0.0001")).normalize()
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent > -2:
         number = number.quantize(Decimal("0.01"))
