@@ -105,12 +105,13 @@ def _external_ids(items: list[Any], keys: Iterable[str]) -> set[str]:
             continue
         for key in keys:
             outer, _, inner = key.partition(".")
-            values = [item.get(outer)]
-            if inner:
-                nested = item.get(outer)
-                values = (
-                    [n.get(inner) for n in nested if isinstance(n, dict)] if isinstance(nested, list) else []
-                )
+            value = item.get(outer)
+            if not inner:
+                values = [value]
+            elif isinstance(value, list):
+                values = [n.get(inner) for n in value if isinstance(n, dict)]
+            else:
+                values = []
             found.update(v for v in values if isinstance(v, str) and is_external_id(v))
     return found
 
