@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from recoup.core.money import minor_units
 from recoup.ledger.imports.rows import RowError
 from recoup.ledger.imports.staging import STAGING, Db
 from recoup.ledger.models import Customer
@@ -45,7 +47,7 @@ def decimals_of_customer_currency(db: Db, labels: Mapping[str, str]) -> list[Row
     ]
     if not currencies:
         return []
-    places, params = db.minor_units_case("c.currency", currencies)
+    places, params = _minor_units_case("c.currency", currencies)
     rows = db.fetch(
         f"SELECT s.line, s.amount, c.currency, {places} FROM {STAGING} s"
         f" JOIN {CUSTOMER} c ON c.external_id = s.customer"
@@ -60,3 +62,12 @@ def decimals_of_customer_currency(db: Db, labels: Mapping[str, str]) -> list[Row
         )
         for line, amount, currency, places in rows
     ]
+
+
+def _minor_units_case(column: str, currencies: Iterable[str]) -> tuple[str, list[Any]]:
+    """SQL giving the minor units of the currency in `column`, for the currencies that occur."""
+    odd = [(code, places) for code in currencies if code and (places := minor_units(code)) != 2]
+    if not odd:
+        return "2", []
+    whens = " ".join("WHEN %s THEN %s" for _ in odd)
+    return f"CASE {column} {whens} ELSE 2 END", [value for pair in odd for value in pair]

@@ -242,6 +242,9 @@ def converter_for(field: Field, date_format: str | None = None) -> Converter:
     }[field.kind]
 
 
+_minor_units = functools.cache(minor_units)  # per row on the hot path; the codes are already normalized
+
+
 def check_amount(value: Decimal, currency: str | None, *, positive: bool) -> None:
     """Sign, and decimals for the currency when it is known here (else the database checks it)."""
     if positive:
@@ -250,12 +253,7 @@ def check_amount(value: Decimal, currency: str | None, *, positive: bool) -> Non
     elif value < ZERO:
         raise BadValue(f"{value} is negative")
     if currency is not None:
-        places = _PLACES.get(currency)
-        if places is None:
-            places = _PLACES[currency] = minor_units(currency)
+        places = _minor_units(currency)
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places and value != round(value, places):
             raise BadValue(f"{value} has more decimals than {currency} allows ({places})")
-
-
-_PLACES: dict[str, int] = {}

@@ -27,8 +27,6 @@ from recoup.ledger.imports.staging import STAGING, Db
 RAW = "recoup_import_raw"
 _CHUNK = 1 << 20
 _DELIMITERS = {",": "','", ";": "';'", "|": "'|'", "\t": "E'\\t'"}
-# Amounts in these currencies need a decimals check against their own minor unit: left to the slow path.
-_NOT_TWO_DECIMALS = sorted(CURRENCIES_NOT_TWO_DECIMALS)
 
 
 class _NotClean(Exception):
@@ -125,7 +123,7 @@ def _load(
             len(currency) != 3
             or not currency.isascii()
             or not currency.isalpha()
-            or currency in _NOT_TWO_DECIMALS
+            or currency in CURRENCIES_NOT_TWO_DECIMALS  # their decimals need the row parser's check
         ):
             raise _NotClean(f"currency {currency!r}: the row parser checks it and its decimals")
     return count

@@ -135,16 +135,6 @@ class Db:
             self.execute(definition)
         self.execute(f"ANALYZE {table}")
 
-    def minor_units_case(self, column: str, currencies: Iterable[str]) -> tuple[str, list[Any]]:
-        """SQL giving the minor units of the currency in `column`, for the currencies that occur."""
-        from recoup.core.money import minor_units
-
-        odd = [(code, minor_units(code)) for code in currencies if code and minor_units(code) != 2]
-        if not odd:
-            return "2", []
-        whens = " ".join("WHEN %s THEN %s" for _ in odd)
-        return f"CASE {column} {whens} ELSE 2 END", [value for pair in odd for value in pair]
-
 
 def money_text(value: Any) -> str:
     """An amount read back from either database, for a message."""
