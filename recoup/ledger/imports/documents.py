@@ -187,7 +187,12 @@ def write(db: Db, kind: str, labels: Mapping[str, str], totals: Totals, actor: A
 
 
 def _refresh_invoices(db: Db) -> None:
-    """open_amount −= what this import applied; closed_on = the last allocation's date once it reaches 0."""
+    """open_amount −= what this import applied; closed_on = the last allocation's date once it reaches 0.
+
+    Not services.refresh_balances: that re-sums every allocation of each touched invoice and checks every one
+    date by date, raising on the first bad invoice. Here the new allocations are positive and within today's
+    open amount, so subtracting them is enough, and _over_settled_history reports the one case it can miss
+    row by row."""
     touched = f"SELECT invoice_id FROM {PLAN} WHERE applied > 0"
     db.execute(
         f"UPDATE {INVOICE} SET open_amount = ROUND({INVOICE}.open_amount - x.total, 4),"
