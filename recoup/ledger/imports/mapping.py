@@ -203,9 +203,7 @@ def compile_mapping(
 def _constant_source(fld: Field, value: Any, convert: Converter, problems: list[HeaderProblem]) -> Source:
     label = f"{fld.name} (constant)"
     try:
-        converted = convert(
-            value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
-        )
+        converted = convert(str(value).lower() if isinstance(value, bool) else str(value))  # true → "true"
     except BadValue as exc:
         problems.append(HeaderProblem(label, str(exc)))
         converted = None
