@@ -46,7 +46,7 @@ class MoneyError(ValueError):
 
 def normalize_currency(code: str) -> str:
     code = (code or "").strip().upper()
-    if len(code) != 3 or not code.isalpha():
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
         raise MoneyError(f"{code!r} is not an ISO 4217 currency code")
     return code
 
@@ -66,7 +66,7 @@ def parse_amount(text: str | Decimal | int, currency: str) -> Decimal:
         value = Decimal(text)
     else:
         cleaned = text.strip()
-        if not cleaned or "e" in cleaned.lower():
+        if not cleaned or "e" in cleaned.lower() or "_" in cleaned:
             raise MoneyError(f"{text!r} is not a plain decimal amount")
         try:
             value = Decimal(cleaned)
