@@ -45,3 +45,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None or value == "":
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_time(name: str, default: str) -> tuple[int, int]:
+    """A time of day, "HH:MM" (24-hour), as (hour, minute)."""
+    value = os.environ.get(name) or default
+    try:
+        hour, minute = (int(part) for part in value.strip().split(":"))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a time of day such as 09:00, not {value!r}.") from exc
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ImproperlyConfigured(f"{name} must be a time of day such as 09:00, not {value!r}.")
+    return hour, minute

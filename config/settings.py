@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_str, env_time
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -34,6 +36,9 @@ INSTALLED_APPS = [
     "recoup.core",
     "recoup.users",
     "recoup.ledger",
+    "recoup.dunning",
+    "recoup.disputes",
+    "recoup.activity",
     "recoup.api",
 ]
 
@@ -147,8 +152,6 @@ BASE_CURRENCY = env_str("BASE_CURRENCY", "USD").upper()
 # "oldest_first" applies it to the customer's oldest open invoices in the same currency.
 RECOUP_UNAPPLIED_CASH = env_str("RECOUP_UNAPPLIED_CASH", "unapplied")
 if RECOUP_UNAPPLIED_CASH not in {"unapplied", "oldest_first"}:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("RECOUP_UNAPPLIED_CASH must be 'unapplied' or 'oldest_first'.")
 
 # Background work: with a broker, Celery workers; without one, tasks run in-process (embedded mode).
@@ -161,6 +164,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The queue Recoup's tasks go to and its workers read: installations that share one Redis need their own.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "recoup")
+# A task whose worker died unacknowledged is delivered again after this long (Redis transport).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_TIMEZONE = TIME_ZONE
+# The distributed mode's schedule (celery beat). Cron drives the same work with `recoup dunning run` and
+# `recoup dunning send` (docs/operations.md).
+_RUN_HOUR, _RUN_MINUTE = env_time("RECOUP_DUNNING_RUN_AT", "06:00")
+CELERY_BEAT_SCHEDULE = {
+    "dunning-run": {
+        "task": "recoup.dunning.tasks.run_daily",
+        "schedule": crontab(hour=_RUN_HOUR, minute=_RUN_MINUTE),
+    },
+    "dunning-dispatch": {"task": "recoup.dunning.tasks.dispatch", "schedule": 60.0},
+}
 
 # Outbound email
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -171,6 +189,31 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Recoup <ar@localhost>")
+# Where django.core.mail.backends.filebased.EmailBackend writes messages (the demo uses it).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "sent-mail"))
+# Seconds before an SMTP connection or command gives up; the message is then retried.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+
+# Dunning
+RECOUP_COMPANY_NAME = env_str("RECOUP_COMPANY_NAME", "Recoup")
+RECOUP_REPLY_TO = env_str("RECOUP_REPLY_TO", "")
+# The right-hand side of the Message-IDs of reminders. Default: the domain of DEFAULT_FROM_EMAIL.
+RECOUP_MESSAGE_ID_DOMAIN = env_str("RECOUP_MESSAGE_ID_DOMAIN", "")
+# Attach a PDF statement of the customer's open items to every reminder email.
+RECOUP_DUNNING_ATTACH_STATEMENT = env_bool("RECOUP_DUNNING_ATTACH_STATEMENT", default=True)
+# Reminders go out at this local time in each customer's time zone, on the customer's business days.
+RECOUP_DUNNING_SEND_TIME = env_time("RECOUP_DUNNING_SEND_TIME", "09:00")
+# A run whose heartbeat stopped this long ago is taken over by the next one.
+RECOUP_DUNNING_RUN_LEASE_SECONDS = env_int("RECOUP_DUNNING_RUN_LEASE_SECONDS", 600)
+# A message claimed this long ago and not recorded as sent is claimed again: its sender is presumed dead.
+RECOUP_OUTBOX_LEASE_SECONDS = env_int("RECOUP_OUTBOX_LEASE_SECONDS", 300)
+# Transient SMTP failures are retried after 1, 2, 4, … times this, up to RECOUP_SMTP_MAX_ATTEMPTS attempts.
+RECOUP_SMTP_RETRY_SECONDS = env_int("RECOUP_SMTP_RETRY_SECONDS", 60)
+RECOUP_SMTP_MAX_ATTEMPTS = env_int("RECOUP_SMTP_MAX_ATTEMPTS", 8)
+if RECOUP_OUTBOX_LEASE_SECONDS <= EMAIL_TIMEOUT * 2:
+    raise ImproperlyConfigured(
+        "RECOUP_OUTBOX_LEASE_SECONDS must exceed twice EMAIL_TIMEOUT, so a live sender never loses its claim."
+    )
 
 LOGGING = {
     "version": 1,

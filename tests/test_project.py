@@ -68,7 +68,8 @@ def test_recoup_console_script_lists_recoup_and_django_commands():
 
     assert result.returncode == 0, result.stderr
     commands = set(result.stdout.split())
-    assert {"aging", "demo", "import", "token", "migrate", "createsuperuser", "runserver"} <= commands
+    ours = {"aging", "demo", "dunning", "import", "token"}
+    assert ours | {"migrate", "createsuperuser", "runserver"} <= commands
 
 
 # Settings -----------------------------------------------------------------------------------------
@@ -102,6 +103,19 @@ def test_settings_start_with_a_secret_key_or_in_development(env):
         (
             {"RECOUP_UNAPPLIED_CASH": "sometimes"},
             "RECOUP_UNAPPLIED_CASH must be 'unapplied' or 'oldest_first'.",
+        ),
+        (
+            {"RECOUP_DUNNING_SEND_TIME": "9am"},
+            "RECOUP_DUNNING_SEND_TIME must be a time of day such as 09:00, not '9am'.",
+        ),
+        (
+            {"RECOUP_DUNNING_RUN_AT": "24:00"},
+            "RECOUP_DUNNING_RUN_AT must be a time of day such as 09:00, not '24:00'.",
+        ),
+        (
+            {"EMAIL_TIMEOUT": "60", "RECOUP_OUTBOX_LEASE_SECONDS": "100"},
+            "RECOUP_OUTBOX_LEASE_SECONDS must exceed twice EMAIL_TIMEOUT, so a live sender never loses its "
+            "claim.",
         ),
     ],
 )
@@ -161,7 +175,7 @@ def test_a_new_token_replaces_the_old_one(make_user):
 
 def test_env_example_documents_exactly_the_settings_read_from_the_environment():
     settings_source = (ROOT / "config" / "settings.py").read_text()
-    read = set(re.findall(r"env_(?:str|bool|int|list)\(\s*\"([A-Z0-9_]+)\"", settings_source))
+    read = set(re.findall(r"env_(?:str|bool|int|list|time)\(\s*\"([A-Z0-9_]+)\"", settings_source))
     documented = set(re.findall(r"^([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.M))
 
     assert "SECRET_KEY" in read
@@ -230,3 +244,23 @@ def test_every_local_link_in_the_readme_and_docs_points_at_a_file():
                 broken.append(f"{page.relative_to(ROOT)} → {target}")
 
     assert broken == []
+
+
+# Dunning from the command line ----------------------------------------------------------------------
+
+
+def test_a_dunning_run_for_a_date_before_the_last_one_exits_non_zero(tmp_path):
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'recoup.sqlite3'}", "RECOUP_INSECURE_DEFAULTS": "1"}
+    assert run([RECOUP, "migrate", "-v", "0"], **database).returncode == 0
+
+    first = run([RECOUP, "dunning", "run", "--as-of", "2026-03-10"], **database)
+    again = run([RECOUP, "dunning", "run", "--as-of", "2026-03-10"], **database)
+    earlier = run([RECOUP, "dunning", "run", "--as-of", "2026-03-09"], **database)
+
+    assert (first.returncode, again.returncode) == (0, 0), first.stderr + again.stderr
+    assert first.stdout.startswith("Dunning run as of 2026-03-10 (run 1)\nCustomers: 0   messages: 0")
+    assert earlier.returncode == 1
+    assert earlier.stderr.strip() == (
+        "CommandError: A run as of 2026-03-09 is refused: the last run was as of 2026-03-10, and runs never "
+        "go back in time."
+    )

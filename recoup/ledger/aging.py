@@ -76,7 +76,7 @@ def aging_report(
     labels = bucket_labels(bounds)
     base = settings.BASE_CURRENCY
     zero = quantize(ZERO, base)
-    rates = _rates_as_of(as_of)
+    rates = rates_as_of(as_of)
     sql, params = _aging_sql(
         as_of=as_of,
         basis=BASES[basis],
@@ -84,8 +84,7 @@ def aging_report(
         rates=rates,
         places=minor_units(base),
         customer_ids=customer_ids,
-        # With no allocation dated later, the kept open amounts are exact on the as-of date.
-        kept_is_exact=not Allocation.objects.filter(date__gt=as_of).exists(),
+        kept_is_exact=kept_amounts_exact(as_of),
     )
     width = len(labels)
     rows: list[AgingRow] = []
@@ -135,7 +134,12 @@ def aging_report(
     )
 
 
-def _rates_as_of(as_of: dt.date) -> dict[str, RateUsed]:
+def kept_amounts_exact(as_of: dt.date) -> bool:
+    """With no allocation dated after `as_of`, the kept open amounts are exact on that date."""
+    return not Allocation.objects.filter(date__gt=as_of).exists()
+
+
+def rates_as_of(as_of: dt.date) -> dict[str, RateUsed]:
     rates = {settings.BASE_CURRENCY: RateUsed(settings.BASE_CURRENCY, Decimal(1), None)}
     for currency, date, rate in (
         FxRate.objects.filter(date__lte=as_of)
@@ -157,32 +161,12 @@ def _aging_sql(
     kept_is_exact: bool,
 ) -> tuple[str, list[Any]]:
     """The report query and its parameters, which follow the order of the placeholders in the text."""
-    ids = list(customer_ids or ())
-    customer_filter = ""
-    if customer_ids is not None:
-        customer_filter = f"AND i.customer_id IN ({', '.join(['%s'] * len(ids)) or 'NULL'})"
-    if kept_is_exact:
-        # The partial index invoice_open_aging serves the kept open amounts.
-        open_items = f"""
-            SELECT i.customer_id, i.currency, i.{basis} AS d, i.open_amount AS open
-            FROM ledger_invoice i
-            WHERE i.open_amount > 0 AND i.issue_date <= %s {customer_filter}"""
-        open_params: list[Any] = [as_of, *ids]
-    else:
-        # Sum each candidate's allocations once, in a join the planner can run as one pass over them.
-        # Open today (open_amount > 0, the same as closed_on IS NULL) or settled after the as-of date: each
-        # side has its own partial index.
-        candidates = f"i.issue_date <= %s AND (i.open_amount > 0 OR i.closed_on > %s) {customer_filter}"
-        open_items = f"""
-            SELECT i.customer_id, i.currency, i.{basis} AS d,
-                   ROUND(i.amount - COALESCE(s.applied, 0), 4) AS open
-            FROM ledger_invoice i
-            LEFT JOIN (SELECT a.invoice_id, SUM(a.amount) AS applied
-                       FROM ledger_allocation a JOIN ledger_invoice i ON i.id = a.invoice_id
-                       WHERE a.date <= %s AND {candidates}
-                       GROUP BY a.invoice_id) s ON s.invoice_id = i.id
-            WHERE {candidates}"""
-        open_params = [as_of, as_of, as_of, *ids, as_of, as_of, *ids]
+    open_items, open_params = open_items_sql(
+        as_of=as_of,
+        columns=("i.customer_id", "i.currency", f"i.{basis} AS d"),
+        customer_ids=customer_ids,
+        kept_is_exact=kept_is_exact,
+    )
 
     # Bucket i holds basis dates in [floors[i], floors[i - 1]); the last holds those before the last floor.
     floors = bucket_floor_dates(as_of, bounds)
@@ -204,6 +188,45 @@ def _aging_sql(
         JOIN ledger_customer c ON c.id = g.customer_id
         ORDER BY g.customer_id"""
     return sql, rate_params + list(floors) + open_params
+
+
+def open_items_sql(
+    *,
+    as_of: dt.date,
+    columns: Sequence[str],
+    customer_ids: Sequence[int] | None = None,
+    kept_is_exact: bool,
+) -> tuple[str, list[Any]]:
+    """SELECT `columns` of the invoices (alias i) issued on or before `as_of`, with `open`, their open amount
+    as of that date (zero or less once settled: filter on it), and the parameters in placeholder order.
+
+    With `kept_is_exact` (no allocation is dated after `as_of`) the kept open amounts answer through the
+    partial index of open invoices.
+    """
+    ids = list(customer_ids or ())
+    customer_filter = ""
+    if customer_ids is not None:
+        customer_filter = f"AND i.customer_id IN ({', '.join(['%s'] * len(ids)) or 'NULL'})"
+    selected = ", ".join(columns)
+    if kept_is_exact:
+        sql = f"""
+            SELECT {selected}, i.open_amount AS open
+            FROM ledger_invoice i
+            WHERE i.open_amount > 0 AND i.issue_date <= %s {customer_filter}"""
+        return sql, [as_of, *ids]
+    # Sum each candidate's allocations once, in a join the planner can run as one pass over them.
+    # Open today (open_amount > 0, the same as closed_on IS NULL) or settled after the as-of date: each
+    # side has its own partial index.
+    candidates = f"i.issue_date <= %s AND (i.open_amount > 0 OR i.closed_on > %s) {customer_filter}"
+    sql = f"""
+        SELECT {selected}, ROUND(i.amount - COALESCE(s.applied, 0), 4) AS open
+        FROM ledger_invoice i
+        LEFT JOIN (SELECT a.invoice_id, SUM(a.amount) AS applied
+                   FROM ledger_allocation a JOIN ledger_invoice i ON i.id = a.invoice_id
+                   WHERE a.date <= %s AND {candidates}
+                   GROUP BY a.invoice_id) s ON s.invoice_id = i.id
+        WHERE {candidates}"""
+    return sql, [as_of, as_of, as_of, *ids, as_of, as_of, *ids]
 
 
 def _as_text(expr: str, places: int) -> str:

@@ -31,6 +31,10 @@ class Customer(TimeStamped):
     language = models.CharField(max_length=16, default="en")
     on_hold = models.BooleanField(default=False, help_text="Credit hold: no new orders")
     do_not_dun = models.BooleanField(default=False, help_text="Never send reminders")
+    # Dunning reads these; empty means the invoice's, else the customer's, else the default policy applies.
+    dunning_policy = models.ForeignKey(
+        "dunning.DunningPolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -69,6 +73,15 @@ class Invoice(TimeStamped):
     # Maintained by services from the allocations: the open amount today and the date it settled for good.
     open_amount = AmountField()
     closed_on = models.DateField(null=True, blank=True)
+    # Few invoices name a policy of their own: a partial index, not one over every row.
+    dunning_policy = models.ForeignKey(
+        "dunning.DunningPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["due_date", "id"]
@@ -89,6 +102,11 @@ class Invoice(TimeStamped):
                 name="invoice_closed_on",
             ),
             models.Index(fields=["customer", "issue_date"], name="invoice_customer_issue"),
+            models.Index(
+                fields=["dunning_policy"],
+                condition=Q(dunning_policy__isnull=False),
+                name="invoice_dunning_policy",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="invoice_external_id_unique"),

@@ -44,6 +44,7 @@ CUSTOMER_FIELDS = (
     "language",
     "on_hold",
     "do_not_dun",
+    "dunning_policy",
 )
 
 
@@ -103,7 +104,9 @@ def invoice_create(
     due_date: dt.date,
     amount: Decimal,
     currency: str | None = None,
+    dunning_policy: Any = None,
 ) -> Invoice:
+    """A new invoice; `dunning_policy` (a DunningPolicy) overrides the customer's and the default one."""
     currency = _currency(currency or customer.currency)
     amount = _positive_amount(amount, currency)
     if due_date < issue_date:
@@ -118,6 +121,7 @@ def invoice_create(
         amount=amount,
         currency=currency,
         open_amount=amount,
+        dunning_policy=dunning_policy,
     )
     record_event(
         actor=actor,
@@ -125,6 +129,21 @@ def invoice_create(
         target=invoice,
         data={"amount": str(amount), "currency": currency},
     )
+    return invoice
+
+
+@transaction.atomic
+def invoice_set_dunning_policy(*, actor: Any, invoice: Invoice, dunning_policy: Any) -> Invoice:
+    """Name the dunning policy of one invoice (None: the customer's or the default applies again). The only
+    change an invoice takes after it is created: its amounts and dates are facts."""
+    old = invoice.dunning_policy_id
+    new = getattr(dunning_policy, "pk", None)
+    if old != new:
+        Invoice.objects.filter(pk=invoice.pk).update(dunning_policy=dunning_policy, updated_at=timezone.now())
+        invoice.refresh_from_db()
+        record_event(
+            actor=actor, verb="invoice.dunning_policy", target=invoice, data={"from": old, "to": new}
+        )
     return invoice
 
 

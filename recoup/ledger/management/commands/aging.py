@@ -7,22 +7,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from recoup.core.cli import as_of_argument
 from recoup.core.errors import DomainError
 from recoup.ledger.aging import aging_report, report_as_csv, report_as_dict, report_as_table
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise CommandError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)") from exc
 
 
 class Command(BaseCommand):
     help = "Aging of open receivables as of a date, in the base currency."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--as-of", type=_date, default=None, help="YYYY-MM-DD (default: today)")
+        parser.add_argument("--as-of", type=as_of_argument, default=None, help="YYYY-MM-DD (default: today)")
         parser.add_argument("--by", choices=["customer", "total"], default="customer")
         parser.add_argument("--basis", choices=["due", "invoice"], default="due")
         parser.add_argument(
