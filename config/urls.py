@@ -6,4 +6,5 @@ urlpatterns = [
     path("api/", include("recoup.api.urls")),
     path("", include("recoup.users.urls")),
     path("", include("recoup.ledger.urls")),
+    path("", include("recoup.dunning.urls")),
 ]
