@@ -11,6 +11,10 @@ from recoup.ledger.imports.staging import STAGING, Db
 from recoup.ledger.models import Customer
 
 CUSTOMER = Customer._meta.db_table
+# The dunning policies' table, read through the foreign key: the ledger's imports need not import the app.
+_POLICY_MODEL = Customer._meta.get_field("dunning_policy").related_model
+assert isinstance(_POLICY_MODEL, type)
+POLICY = _POLICY_MODEL._meta.db_table
 
 
 def duplicate_ids(db: Db, labels: Mapping[str, str]) -> list[RowError]:
@@ -34,6 +38,26 @@ def unknown_customers(db: Db, labels: Mapping[str, str]) -> list[RowError]:
         f" WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMER} c WHERE c.external_id = s.customer)"
     )
     return [RowError(line, labels["customer"], f'unknown customer "{customer}"') for line, customer in rows]
+
+
+def unknown_dunning_policies(db: Db, labels: Mapping[str, str]) -> list[RowError]:
+    """A policy is named exactly: same case, surrounding spaces trimmed (as every cell is when read). A name
+    that differs only in case gets a hint, looked up for the bad rows only in the small policies table."""
+    rows = db.fetch(
+        f"SELECT s.line, s.dunning_policy,"
+        f"       (SELECT MIN(h.name) FROM {POLICY} h WHERE lower(h.name) = lower(s.dunning_policy))"
+        f" FROM {STAGING} s WHERE s.dunning_policy IS NOT NULL"
+        f" AND NOT EXISTS (SELECT 1 FROM {POLICY} p WHERE p.name = s.dunning_policy)"
+    )
+    return [
+        RowError(
+            line,
+            labels["dunning_policy"],
+            f'unknown dunning policy "{name}"'
+            + (f' (did you mean "{hint}"? names match exactly)' if hint is not None else ""),
+        )
+        for line, name, hint in rows
+    ]
 
 
 def decimals_of_customer_currency(db: Db, labels: Mapping[str, str]) -> list[RowError]:

@@ -1,8 +1,9 @@
 """Customers: checks, then a set-based update of the existing ones and an insert of the new ones.
 
 An empty or absent optional column keeps what the ledger holds (or the model's default for a new customer):
-an import never blanks a field. `collector` is a username. `email` sets the customer's AP contact: the first
-AP contact gets that address, or one is created when the customer has none.
+an import never blanks a field. `collector` is a username and `dunning_policy` a policy's name, each joined
+in SQL. `email` sets the customer's AP contact: the first AP contact gets that address, or one is created
+when the customer has none.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ CUSTOMER = Customer._meta.db_table
 CONTACT = Contact._meta.db_table
 USER = User._meta.db_table
 
-# Optional fields with a model default for new customers; credit_limit and collector default to NULL.
+# Optional fields with a model default for new customers; the others default to NULL.
 _DEFAULTED = ("currency", "payment_terms_days", "timezone", "country", "language", "on_hold", "do_not_dun")
-_OPTIONAL = (*_DEFAULTED, "credit_limit", "collector_id")
+_NULLABLE = ("credit_limit", "collector_id", "dunning_policy_id")
+_OPTIONAL = (*_DEFAULTED, *_NULLABLE)
 
 
 def validate(db: Db, labels: Mapping[str, str]) -> list[RowError]:
-    errors = checks.duplicate_ids(db, labels)
+    errors = checks.duplicate_ids(db, labels) + checks.unknown_dunning_policies(db, labels)
     rows = db.fetch(
         f"SELECT s.line, s.collector FROM {STAGING} s WHERE s.collector IS NOT NULL"
         f" AND NOT EXISTS (SELECT 1 FROM {USER} u WHERE u.username = s.collector)"
@@ -40,7 +42,9 @@ def validate(db: Db, labels: Mapping[str, str]) -> list[RowError]:
 
 def write(db: Db, totals: Totals) -> None:
     staged = (
-        f"(SELECT s.*, u.id AS collector_id FROM {STAGING} s LEFT JOIN {USER} u ON u.username = s.collector)"
+        f"(SELECT s.*, u.id AS collector_id, p.id AS dunning_policy_id FROM {STAGING} s"
+        f" LEFT JOIN {USER} u ON u.username = s.collector"
+        f" LEFT JOIN {checks.POLICY} p ON p.name = s.dunning_policy)"
     )
     sets = ", ".join(f"{name} = COALESCE(s.{name}, {CUSTOMER}.{name})" for name in _OPTIONAL)
     changed = " OR ".join(
@@ -53,10 +57,9 @@ def write(db: Db, totals: Totals) -> None:
     )
     defaults = [_default(name) for name in _DEFAULTED]
     totals.created = db.execute(
-        f"INSERT INTO {CUSTOMER} (created_at, updated_at, external_id, name, {', '.join(_DEFAULTED)},"
-        f"                        credit_limit, collector_id)"
+        f"INSERT INTO {CUSTOMER} (created_at, updated_at, external_id, name, {', '.join(_OPTIONAL)})"
         f" SELECT %s, %s, s.external_id, s.name, {', '.join(f'COALESCE(s.{n}, %s)' for n in _DEFAULTED)},"
-        f"        s.credit_limit, s.collector_id"
+        f"        {', '.join(f's.{n}' for n in _NULLABLE)}"
         f" FROM {staged} s WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMER} t WHERE t.external_id = s.external_id)",
         [db.now, db.now, *defaults],
     )

@@ -51,7 +51,8 @@ _DOCUMENT_FIELDS = (
     Field("invoice", "text"),
 )
 
-# The staged columns of each kind, in order. `customer` and `invoice` hold external ids.
+# The staged columns of each kind, in order. `customer` and `invoice` hold external ids; `dunning_policy`
+# holds a policy's name (DunningPolicy.name is at most 100 characters).
 SCHEMAS: dict[str, tuple[Field, ...]] = {
     "customers": (
         Field("external_id", "text", required=True),
@@ -66,6 +67,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("language", "text", max_length=16),
         Field("on_hold", "bool"),
         Field("do_not_dun", "bool"),
+        Field("dunning_policy", "text", max_length=100),
     ),
     "invoices": (
         Field("external_id", "text", required=True),
@@ -74,6 +76,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("due_date", "date", required=True),
         Field("amount", "amount", required=True, positive=True),
         Field("currency", "currency"),
+        Field("dunning_policy", "text", max_length=100),
     ),
     "credit-notes": _DOCUMENT_FIELDS,
     "payments": _DOCUMENT_FIELDS,

@@ -2,6 +2,8 @@
 
 Re-importing an invoice with a new amount keeps what is applied to it: open_amount = new amount − applied, and
 closed_on follows. The new amount may not drop below the most that was ever applied at any date.
+
+`dunning_policy` names a policy; an empty or absent cell keeps the invoice's (an import never blanks it).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ ALLOCATION = Allocation._meta.db_table
 
 def validate(db: Db, labels: Mapping[str, str]) -> list[RowError]:
     errors = checks.duplicate_ids(db, labels) + checks.unknown_customers(db, labels)
-    errors += checks.decimals_of_customer_currency(db, labels)
+    errors += checks.decimals_of_customer_currency(db, labels) + checks.unknown_dunning_policies(db, labels)
     return errors + _changes_to_applied_invoices(db, labels)
 
 
@@ -78,12 +80,13 @@ def write(db: Db, totals: Totals) -> None:
     )
     columns = (
         "created_at, updated_at, external_id, customer_id, issue_date, due_date, amount, currency,"
-        " open_amount, closed_on"
+        " open_amount, closed_on, dunning_policy_id"
     )
     select = (
         f"SELECT %s, %s, s.external_id, c.id, s.issue_date, s.due_date, s.amount,"
-        f" COALESCE(s.currency, c.currency), s.amount, NULL"
+        f" COALESCE(s.currency, c.currency), s.amount, NULL, p.id"
         f" FROM {STAGING} s JOIN {CUSTOMER} c ON c.external_id = s.customer"
+        f" LEFT JOIN {checks.POLICY} p ON p.name = s.dunning_policy"
     )
     # A first load of new invoices needs no conflict handling: it runs as a plain bulk insert (Db.bulk).
     with db.bulk(INVOICE, totals.rows, keep_unique=existing > 0) as bulk:
@@ -98,12 +101,16 @@ def write(db: Db, totals: Totals) -> None:
                 f"   issue_date = excluded.issue_date, due_date = excluded.due_date,"
                 f"   currency = excluded.currency, amount = excluded.amount,"
                 f"   open_amount = ROUND(excluded.amount - {INVOICE}.amount + {INVOICE}.open_amount, 4),"
-                f"   closed_on = CASE WHEN excluded.amount = {INVOICE}.amount THEN {INVOICE}.closed_on END"
+                f"   closed_on = CASE WHEN excluded.amount = {INVOICE}.amount THEN {INVOICE}.closed_on END,"
+                # An empty cell keeps the invoice's policy.
+                f"   dunning_policy_id = COALESCE(excluded.dunning_policy_id, {INVOICE}.dunning_policy_id)"
                 f" WHERE {INVOICE}.customer_id <> excluded.customer_id"
                 f"    OR {INVOICE}.issue_date <> excluded.issue_date"
                 f"    OR {INVOICE}.due_date <> excluded.due_date"
                 f"    OR {INVOICE}.amount <> excluded.amount"
-                f"    OR {INVOICE}.currency <> excluded.currency",
+                f"    OR {INVOICE}.currency <> excluded.currency"
+                f"    OR (excluded.dunning_policy_id IS NOT NULL"
+                f"        AND {db.differs(f'{INVOICE}.dunning_policy_id', 'excluded.dunning_policy_id')})",
                 [db.now, db.now],
             )
     totals.created = totals.rows - existing
