@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from recoup.core.money import (
@@ -15,8 +17,10 @@ from recoup.core.money import (
     normalize_currency,
     quantize,
 )
+from recoup.dunning.models import DunningPolicy
 
 EXTERNAL_ID_MAX_LENGTH = 64
+POLICY_NAME_MAX_LENGTH = 100
 
 
 class AmountField(serializers.DecimalField):
@@ -138,3 +142,32 @@ def external_id_field(model: type[models.Model]) -> serializers.CharField:
         validators=[UniqueExternalId(model)],
         help_text=f"Your system's id for the {model._meta.verbose_name}; unique.",
     )
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PolicyNameField(serializers.Field):
+    """A dunning policy by its name: exact, case included, with surrounding spaces trimmed (as the imports
+    match it). Each name is looked up once per request, bulk requests included (`policies_by_name` in the
+    serializer context)."""
+
+    default_error_messages = {
+        "invalid": "Name a dunning policy by its name, as a string.",
+        "does_not_exist": 'No dunning policy is named "{name}" (names match exactly, case included).',
+    }
+
+    def to_internal_value(self, data: Any) -> DunningPolicy:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        name = data.strip()
+        context = cast(dict[str, Any], self.context)  # the root serializer's own dict: it keeps the cache
+        cache: dict[str, DunningPolicy | None] = context.setdefault("policies_by_name", {})
+        if name not in cache:
+            known = 0 < len(name) <= POLICY_NAME_MAX_LENGTH and "\x00" not in name
+            cache[name] = DunningPolicy.objects.filter(name=name).first() if known else None
+        policy = cache[name]
+        if policy is None:
+            self.fail("does_not_exist", name=name[:POLICY_NAME_MAX_LENGTH])
+        return policy
+
+    def to_representation(self, value: DunningPolicy) -> str:
+        return value.name

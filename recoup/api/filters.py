@@ -9,6 +9,15 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from recoup.dunning.models import (
+    Channel,
+    DunningHold,
+    DunningPolicy,
+    DunningRun,
+    MessageStatus,
+    OutboundMessage,
+    RunStatus,
+)
 from recoup.ledger.models import (
     Allocation,
     AllocationKind,
@@ -133,3 +142,54 @@ class FxRateFilter(filters.FilterSet):
     class Meta:
         model = FxRate
         fields: list[str] = []
+
+
+class DunningPolicyFilter(filters.FilterSet):
+    name = filters.CharFilter(help_text="Exact name.")
+    default = filters.BooleanFilter(field_name="is_default", help_text="The default policy.")
+
+    class Meta:
+        model = DunningPolicy
+        fields: list[str] = []
+
+
+class DunningRunFilter(filters.FilterSet):
+    as_of = filters.DateFromToRangeFilter(help_text="as_of_after / as_of_before, inclusive.")
+    status = filters.ChoiceFilter(choices=RunStatus.choices)
+
+    class Meta:
+        model = DunningRun
+        fields: list[str] = []
+
+
+class OutboundMessageFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=MessageStatus.choices)
+    channel = filters.ChoiceFilter(choices=Channel.choices)
+    customer = filters.CharFilter(field_name="customer__external_id", help_text="The customer's external id.")
+    customer_id = IdFilter()
+    run = IdFilter(field_name="run_id", help_text="The run that wrote the message.")
+    as_of = filters.DateFilter(help_text="The run date, exactly.")
+    as_of_after = filters.DateFilter(field_name="as_of", lookup_expr="gte", help_text="Inclusive.")
+    as_of_before = filters.DateFilter(field_name="as_of", lookup_expr="lte", help_text="Inclusive.")
+
+    class Meta:
+        model = OutboundMessage
+        fields: list[str] = []
+
+
+class DunningHoldFilter(filters.FilterSet):
+    customer = filters.CharFilter(field_name="customer__external_id", help_text="The customer's external id.")
+    customer_id = IdFilter()
+    invoice = filters.CharFilter(field_name="invoice__external_id", help_text="The invoice's external id.")
+    invoice_id = IdFilter()
+    active = filters.BooleanFilter(
+        method="filter_active", help_text="In force today: not released and not past its last day."
+    )
+
+    class Meta:
+        model = DunningHold
+        fields: list[str] = []
+
+    def filter_active(self, queryset: QuerySet[DunningHold], name: str, value: bool) -> QuerySet[DunningHold]:
+        active = Q(released_at__isnull=True) & (Q(until__isnull=True) | Q(until__gte=timezone.localdate()))
+        return queryset.filter(active if value else ~active)

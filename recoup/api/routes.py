@@ -1,4 +1,4 @@
-"""/api/v1/: the ledger resources and the aging report."""
+"""/api/v1/: the ledger resources, dunning and the aging report."""
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -7,6 +7,12 @@ from rest_framework.routers import DefaultRouter
 from recoup.api.views.allocations import AllocationViewSet, FxRateViewSet
 from recoup.api.views.customers import ContactViewSet, CustomerViewSet
 from recoup.api.views.documents import CreditNoteViewSet, InvoiceViewSet, PaymentViewSet
+from recoup.api.views.dunning import (
+    DunningHoldViewSet,
+    DunningPolicyViewSet,
+    DunningRunViewSet,
+    OutboundMessageViewSet,
+)
 from recoup.api.views.reports import AgingReportView
 
 router = DefaultRouter()
@@ -17,6 +23,10 @@ router.register("credit-notes", CreditNoteViewSet, basename="credit-note")
 router.register("payments", PaymentViewSet, basename="payment")
 router.register("allocations", AllocationViewSet, basename="allocation")
 router.register("fx-rates", FxRateViewSet, basename="fx-rate")
+router.register("dunning-policies", DunningPolicyViewSet, basename="dunning-policy")
+router.register("dunning-runs", DunningRunViewSet, basename="dunning-run")
+router.register("dunning-messages", OutboundMessageViewSet, basename="dunning-message")
+router.register("dunning-holds", DunningHoldViewSet, basename="dunning-hold")
 
 
 @extend_schema(exclude=True)

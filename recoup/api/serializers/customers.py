@@ -12,6 +12,7 @@ from recoup.api.fields import (
     AmountField,
     CurrencyCodeField,
     ExternalIdField,
+    PolicyNameField,
     check_amount_for_currency,
     external_id_field,
 )
@@ -63,6 +64,11 @@ class CustomerSerializer(QuantizedAmountsSerializer):
         allow_null=True,
         help_text="Username of the assigned collector.",
     )
+    dunning_policy = PolicyNameField(
+        required=False,
+        allow_null=True,
+        help_text="The name of the customer's dunning policy (exact); null: the default policy applies.",
+    )
     contacts = CustomerContactSerializer(many=True, read_only=True)
 
     class Meta:
@@ -81,6 +87,7 @@ class CustomerSerializer(QuantizedAmountsSerializer):
             "language",
             "on_hold",
             "do_not_dun",
+            "dunning_policy",
             "contacts",
             "created_at",
             "updated_at",

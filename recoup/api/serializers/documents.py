@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from recoup.api.fields import (
     AmountField,
     CurrencyCodeField,
     ExternalIdField,
+    PolicyNameField,
     check_amount_for_currency,
     external_id_field,
     money,
@@ -31,6 +33,12 @@ class InvoiceSerializer(QuantizedAmountsSerializer):
     currency = CurrencyCodeField(required=False, help_text="ISO 4217; defaults to the customer's currency.")
     open_amount = serializers.SerializerMethodField()
     status = serializers.SerializerMethodField()
+    dunning_policy = PolicyNameField(
+        required=False,
+        allow_null=True,
+        help_text="The name of the invoice's own dunning policy (exact), which overrides its customer's; "
+        "null: the customer's, else the default, applies. The one field PATCH can change.",
+    )
 
     class Meta:
         model = Invoice
@@ -46,6 +54,7 @@ class InvoiceSerializer(QuantizedAmountsSerializer):
             "open_amount",
             "status",
             "closed_on",
+            "dunning_policy",
             "created_at",
             "updated_at",
         ]
@@ -67,6 +76,40 @@ class InvoiceSerializer(QuantizedAmountsSerializer):
 
     def create(self, validated_data: dict[str, Any]) -> Invoice:
         return services.invoice_create(actor=self.context["request"].user, **validated_data)
+
+
+class InvoicePolicySerializer(serializers.Serializer):
+    """PATCH of an invoice: its dunning policy, and nothing else (an invoice's amounts and dates are ledger
+    facts; re-import an invoice to correct them)."""
+
+    dunning_policy = PolicyNameField(
+        allow_null=True,
+        help_text="The name of the invoice's own dunning policy; null: the customer's, else the default, "
+        "applies.",
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # Every other key is refused by name, alongside any problem with the policy.
+        others = sorted(k for k in data if k != "dunning_policy") if isinstance(data, Mapping) else []
+        errors: dict[str, Any] = {str(key): [_fixed(str(key))] for key in others}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            errors.update(exc.detail)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return dict(value)
+
+
+def _fixed(name: str) -> str:
+    if name in InvoiceSerializer.Meta.fields:
+        return (
+            f"An invoice's {name} cannot change through the API: only dunning_policy can. Correct an "
+            "invoice by re-importing it (recoup import invoices)."
+        )
+    return "Unknown field: an invoice PATCH takes only dunning_policy."
 
 
 class AppliedSerializer(QuantizedAmountsSerializer):

@@ -24,20 +24,44 @@ def test_schema_generates_without_errors_or_warnings(tmp_path):
         "/api/v1/credit-notes/{id}/",
         "/api/v1/customers/",
         "/api/v1/customers/{id}/",
+        "/api/v1/dunning-holds/",
+        "/api/v1/dunning-holds/{id}/",
+        "/api/v1/dunning-holds/{id}/release/",
+        "/api/v1/dunning-messages/",
+        "/api/v1/dunning-messages/{id}/",
+        "/api/v1/dunning-messages/{id}/retry/",
+        "/api/v1/dunning-policies/",
+        "/api/v1/dunning-policies/{id}/",
+        "/api/v1/dunning-runs/",
+        "/api/v1/dunning-runs/{id}/",
         "/api/v1/fx-rates/",
         "/api/v1/fx-rates/{id}/",
         "/api/v1/invoices/",
         "/api/v1/invoices/bulk/",
         "/api/v1/invoices/{id}/",
+        "/api/v1/invoices/{id}/dunning/",
         "/api/v1/payments/",
         "/api/v1/payments/bulk/",
         "/api/v1/payments/{id}/",
         "/api/v1/reports/aging",
     ]
-    # Ledger documents offer no delete, and allocations no edit either.
-    assert set(schema["paths"]["/api/v1/invoices/{id}/"]) == {"get"}
-    assert set(schema["paths"]["/api/v1/allocations/{id}/"]) == {"get"}
-    assert set(schema["paths"]["/api/v1/customers/{id}/"]) == {"get", "put", "patch"}
+    # Ledger documents offer no delete, and allocations no edit either; an invoice's PATCH takes only its
+    # dunning policy.
+    methods = {path: set(operations) - {"parameters"} for path, operations in schema["paths"].items()}
+    assert methods["/api/v1/invoices/{id}/"] == {"get", "patch"}
+    assert methods["/api/v1/allocations/{id}/"] == {"get"}
+    assert methods["/api/v1/customers/{id}/"] == {"get", "put", "patch"}
+    assert methods["/api/v1/dunning-policies/"] == {"get", "post"}
+    assert methods["/api/v1/dunning-policies/{id}/"] == {"get", "put", "delete"}
+    assert methods["/api/v1/dunning-runs/"] == {"get", "post"}
+    assert methods["/api/v1/dunning-runs/{id}/"] == {"get"}
+    assert methods["/api/v1/dunning-messages/{id}/"] == {"get"}
+    assert methods["/api/v1/dunning-holds/{id}/"] == {"get"}
+    patch = schema["paths"]["/api/v1/invoices/{id}/"]["patch"]["requestBody"]["content"]["application/json"]
+    assert patch["schema"]["$ref"].endswith("/PatchedInvoicePolicyRequest")
+    assert set(schema["components"]["schemas"]["PatchedInvoicePolicyRequest"]["properties"]) == {
+        "dunning_policy"
+    }
 
 
 def test_schema_and_docs_are_served(reader):

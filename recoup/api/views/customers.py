@@ -27,7 +27,7 @@ class CustomerViewSet(
     ordering = ["name", "id"]
 
     def get_queryset(self) -> QuerySet[Customer]:
-        return Customer.objects.select_related("collector").prefetch_related("contacts")
+        return Customer.objects.select_related("collector", "dunning_policy").prefetch_related("contacts")
 
 
 class ContactViewSet(

@@ -10,9 +10,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from recoup.api.filters import CreditNoteFilter, InvoiceFilter, PaymentFilter
-from recoup.api.serializers.documents import CreditNoteSerializer, InvoiceSerializer, PaymentSerializer
+from recoup.api.serializers.documents import (
+    CreditNoteSerializer,
+    InvoicePolicySerializer,
+    InvoiceSerializer,
+    PaymentSerializer,
+)
+from recoup.api.serializers.dunning import AsOfParamsSerializer, InvoiceDunningSerializer, dunning_status
 from recoup.api.views.base import LedgerViewSet
 from recoup.api.views.bulk import BULK_LIMIT, BulkErrorSerializer, BulkResultSerializer, bulk_create
+from recoup.dunning import selectors as dunning_selectors
+from recoup.ledger import services
 from recoup.ledger.models import Allocation, CreditNote, Customer, Invoice, Payment
 
 BULK_DOC = (
@@ -31,7 +39,10 @@ class DocumentViewSet(
 
 
 class InvoiceViewSet(DocumentViewSet):
-    """Invoices. `status=open`: something is left to collect; `overdue=true`: open and past due."""
+    """Invoices. `status=open`: something is left to collect; `overdue=true`: open and past due.
+
+    PATCH changes an invoice's dunning policy and nothing else (no PUT, no DELETE).
+    """
 
     serializer_class = InvoiceSerializer
     filterset_class = InvoiceFilter
@@ -40,7 +51,34 @@ class InvoiceViewSet(DocumentViewSet):
     ordering = ["due_date", "id"]
 
     def get_queryset(self) -> QuerySet[Invoice]:
-        return Invoice.objects.select_related("customer")
+        return Invoice.objects.select_related("customer", "dunning_policy")
+
+    @extend_schema(
+        request=InvoicePolicySerializer,
+        responses={200: InvoiceSerializer},
+        description="Set or clear the invoice's own dunning policy. Any other field is refused with a 400 "
+        "naming it: amounts and dates are ledger facts.",
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        invoice = self.get_object()
+        params = InvoicePolicySerializer(data=request.data, context=self.get_serializer_context())
+        params.is_valid(raise_exception=True)
+        services.invoice_set_dunning_policy(
+            actor=request.user, invoice=invoice, dunning_policy=params.validated_data["dunning_policy"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=invoice.pk)).data)
+
+    @extend_schema(parameters=[AsOfParamsSerializer], responses={200: InvoiceDunningSerializer})
+    @action(detail=True, methods=["get"])
+    def dunning(self, request: Request, pk: str | None = None) -> Response:
+        """Where the invoice stands in dunning as of a date (default today), and why it is or is not dunned:
+        the same planning a run does, for this invoice's customer only."""
+        invoice = self.get_object()
+        params = AsOfParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        as_of = params.validated_data["as_of"]
+        found = dunning_selectors.invoice_dunning_status(invoice=invoice, as_of=as_of)
+        return Response(InvoiceDunningSerializer(dunning_status(invoice, as_of, found)).data)
 
     @extend_schema(
         request=InvoiceSerializer(many=True),
