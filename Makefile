@@ -45,13 +45,16 @@ $(NPM_STAMP):
 	rm -f node_modules/.installed-*
 	touch $@
 
-# The demo runs with development settings: DEBUG on and the fixed, insecure development secret key.
+# The demo runs with development settings: DEBUG on and the fixed, insecure development secret key. Reminder
+# emails are written to files in var/sent-mail instead of being sent; the seeded history's are without the
+# PDF statement, which would take a minute to render for every past week.
 demo: export DEBUG := 1
 demo: export RECOUP_INSECURE_DEFAULTS := 1
+demo: export EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 demo: install
 	mkdir -p "$${RECOUP_DATA_DIR:-var}/static"
 	$(BIN)/recoup migrate --no-input -v 0
-	$(BIN)/recoup demo --if-empty
+	RECOUP_DUNNING_ATTACH_STATEMENT=0 $(BIN)/recoup demo --if-empty --dunning-weeks 4
 	@echo
 	@echo "Recoup is serving at http://$(DEMO_ADDR)/ : log in with one of the users above (Ctrl-C stops it)."
 	@echo "API: http://$(DEMO_ADDR)/api/v1/   docs: http://$(DEMO_ADDR)/api/docs/"

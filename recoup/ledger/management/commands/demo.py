@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from recoup.core.errors import DomainError
+from recoup.dunning.demo import demo_dunning, dunning_reset
 from recoup.ledger.demo import (
     DEFAULT_CUSTOMERS,
     DemoLogin,
@@ -34,6 +35,13 @@ class Command(BaseCommand):
             default=DEFAULT_CUSTOMERS,
             help=f"number of customers, about 35 invoices each (default {DEFAULT_CUSTOMERS})",
         )
+        parser.add_argument(
+            "--dunning-weeks",
+            type=int,
+            default=0,
+            help="after seeding, a dunning run a week over this many past weeks and one today, delivered "
+            "through the email backend, with a few disputes, promises and a hold (default 0: none)",
+        )
         group = parser.add_mutually_exclusive_group()
         group.add_argument(
             "--reset",
@@ -47,10 +55,18 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: Any, seed: int, customers: int, reset: bool, if_empty: bool, **options: Any
+        self,
+        *args: Any,
+        seed: int,
+        customers: int,
+        reset: bool,
+        if_empty: bool,
+        dunning_weeks: int,
+        **options: Any,
     ) -> None:
         started = time.monotonic()
         if reset:
+            dunning_reset()
             deleted = ledger_reset(actor=None)
             self.stdout.write(
                 "Deleted " + ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in deleted.items())
@@ -77,6 +93,9 @@ class Command(BaseCommand):
         )
         for name, count in counts.items():
             self.stdout.write(f"  {name.replace('_', ' '):<14}{count:>8,}")
+        if dunning_weeks > 0:
+            dunned = demo_dunning(today=result.today, weeks=dunning_weeks, seed=seed)
+            self.stdout.write("Dunning: " + ", ".join(f"{n:,} {what}" for what, n in sorted(dunned.items())))
         self._print_logins(result.logins)
 
     def _print_logins(self, logins: list[DemoLogin]) -> None:

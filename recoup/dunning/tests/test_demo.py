@@ -1,0 +1,49 @@
+"""`recoup demo --dunning-weeks N`: a real run history on the demo ledger, delivered through the email
+backend, and a reset that clears it before the demo replaces the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.management import call_command
+
+from recoup.activity.models import Promise
+from recoup.disputes.models import Dispute
+from recoup.dunning.models import DunningHold, DunningRun, MessageStatus, OutboundMessage
+
+pytestmark = pytest.mark.django_db
+NOON = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
+
+
+def test_the_demo_seeds_a_weekly_run_history_and_sends_it_through_the_email_backend():
+    out = StringIO()
+    with time_machine.travel(NOON, tick=False):
+        call_command("demo", "--seed", "7", "--customers", "30", "--dunning-weeks", "4", stdout=out)
+
+    runs = list(DunningRun.objects.order_by("as_of").values_list("as_of", "status"))
+    assert runs == [(dt.date(2026, 6, 30) - dt.timedelta(weeks=w), "planned") for w in range(4, -1, -1)]
+    sent = OutboundMessage.objects.filter(status=MessageStatus.SENT, channel="email")
+    assert sent.count() == len(mail.outbox) > 0
+    assert {m.extra_headers["Message-ID"] for m in mail.outbox} == set(
+        sent.values_list("message_id", flat=True)
+    )
+    assert (Dispute.objects.count(), Promise.objects.count(), DunningHold.objects.count()) == (6, 4, 1)
+    line = next(text for text in out.getvalue().splitlines() if text.startswith("Dunning: "))
+    # A past week's reminder for an invoice the demo ledger shows paid since is cancelled when delivered.
+    cancelled = OutboundMessage.objects.filter(status=MessageStatus.CANCELLED).count()
+    delivered = OutboundMessage.objects.filter(status=MessageStatus.SENT).count()
+    assert (
+        line == f"Dunning: {cancelled} cancelled, 6 disputes, 1 holds, 4 promises, 5 runs, {delivered} sent"
+    )
+
+
+def test_a_reset_clears_the_dunning_history_with_the_ledger():
+    with time_machine.travel(NOON, tick=False):
+        call_command("demo", "--seed", "7", "--customers", "20", "--dunning-weeks", "2", stdout=StringIO())
+        call_command("demo", "--reset", "--seed", "7", "--customers", "20", stdout=StringIO())
+
+    assert (DunningRun.objects.count(), OutboundMessage.objects.count(), Dispute.objects.count()) == (0, 0, 0)
