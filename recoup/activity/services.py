@@ -112,7 +112,7 @@ def timeline_add(
         actor=actor if getattr(actor, "pk", None) else None,
     )
     if invoices:
-        entry.invoices.set(invoices)
+        entry.invoices.add(*invoices)  # a new entry: nothing to compare with, as set() would
     return entry
 
 

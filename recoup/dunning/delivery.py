@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.utils import timezone
 
 from recoup.activity.models import EntryKind, TaskKind
@@ -97,21 +97,19 @@ def dispatch_ids(*, now: dt.datetime | None = None) -> list[int]:
     return ids
 
 
-def claim(ids: Sequence[int], *, now: dt.datetime | None = None) -> tuple[str, list[int]]:
-    """Claim those of `ids` still sendable: one conditional UPDATE. Returns the token and the claimed ids."""
+def claim(pk: int, *, now: dt.datetime | None = None) -> str | None:
+    """Claim one row if it is still sendable; returns the claim's token, or None.
+
+    One conditional UPDATE: the row lock it takes makes it exact. A second sender's UPDATE waits for the
+    first, then finds the row no longer sendable (PostgreSQL evaluates the condition again on the row the
+    first one wrote; SQLite runs one writer at a time).
+    """
     now = now or timezone.now()
     token = uuid.uuid4().hex
-    with transaction.atomic():
-        locked = (
-            OutboundMessage.objects.select_for_update(skip_locked=True)
-            .filter(sendable(now), pk__in=list(ids))
-            .values_list("pk", flat=True)
-        )
-        OutboundMessage.objects.filter(sendable(now), pk__in=list(locked)).update(
-            status=MessageStatus.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1
-        )
-    claimed = OutboundMessage.objects.filter(claim_token=token, status=MessageStatus.SENDING)
-    return token, sorted(claimed.values_list("pk", flat=True))
+    claimed = OutboundMessage.objects.filter(sendable(now), pk=pk).update(
+        status=MessageStatus.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1
+    )
+    return token if claimed else None
 
 
 def deliver_due(*, now: dt.datetime | None = None, batch: int = 50) -> Delivered:
@@ -134,16 +132,18 @@ def deliver(ids: Sequence[int], *, now: dt.datetime | None = None) -> Delivered:
     """
     counts: Counter[str] = Counter()
     connection = None
+    customers = OutboundMessage.objects.filter(pk__in=list(ids)).values_list("customer_id", flat=True)
+    standing = Standing.read(customer_ids=sorted(set(customers)), today=timezone.localdate())
     try:
         for pk in sorted(ids):
-            token, claimed = claim([pk], now=now)
-            if not claimed:
+            token = claim(pk, now=now)
+            if token is None:
                 continue
-            message = _claimed_rows(claimed).get()
+            message = OutboundMessage.objects.select_related("customer", "level__policy").get(pk=pk)
             if message.channel == Channel.EMAIL and connection is None:
                 connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
                 _open(connection)
-            outcome = _deliver_one(message, token=token, connection=connection)
+            outcome = _deliver_one(message, token=token, connection=connection, standing=standing)
             counts[outcome] += 1
             if outcome == "retry" and connection is not None:
                 connection.close()  # it may be broken: the next email opens a fresh one
@@ -160,21 +160,35 @@ def _open(connection: Any) -> None:
         connection.open()
 
 
-def _claimed_rows(ids: list[int]) -> QuerySet[OutboundMessage]:
-    return (
-        OutboundMessage.objects.filter(pk__in=ids).select_related("customer", "level__policy").order_by("id")
-    )
+@dataclass(frozen=True)
+class Standing:
+    """What keeps money out of a batch's messages, as the ledger stands when the batch starts: holds,
+    promises and disputes of its customers, read once for the batch rather than once for each message."""
+
+    held_customers: set[int]
+    held_invoices: set[int]
+    promised_customers: set[int]
+    promised_invoices: set[int]
+    disputed: dict[int, Decimal]
+
+    @classmethod
+    def read(cls, *, customer_ids: Sequence[int], today: dt.date) -> Standing:
+        held = holds(today, customer_ids)
+        promised = promises(today, customer_ids)
+        return cls(*held, *promised, disputed_amounts(today, customer_ids))
 
 
-def _deliver_one(message: OutboundMessage, *, token: str, connection: Any) -> str:
+def _deliver_one(message: OutboundMessage, *, token: str, connection: Any, standing: Standing) -> str:
+    sent = False
     try:
         statement = message.channel == Channel.LETTER or (
             message.channel == Channel.EMAIL and settings.RECOUP_DUNNING_ATTACH_STATEMENT
         )
-        letter = _letter(message, with_statement=statement)
+        letter = _letter(message, standing, with_statement=statement)
         if message.channel == Channel.EMAIL:
             email = _email(message, letter, connection)
             _send(email)
+            sent = True
             _mark_sent(
                 message,
                 token,
@@ -229,6 +243,11 @@ def _deliver_one(message: OutboundMessage, *, token: str, connection: Any) -> st
         _finish(message, token, status=MessageStatus.FAILED, error=str(exc))
         return "failed"
     except Exception as exc:  # a bug must not lose the message: it fails visibly, and can be retried by hand
+        if sent:
+            # The server has it: marking it failed would invite a second copy by hand. The claim stays, and
+            # lapses after the lease like a dead sender's (the window docs/dunning.md describes).
+            log.exception("dunning message %s was sent but could not be recorded", message.pk)
+            raise
         log.exception("dunning message %s failed", message.pk)
         _finish(message, token, status=MessageStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         return "failed"
@@ -237,21 +256,21 @@ def _deliver_one(message: OutboundMessage, *, token: str, connection: Any) -> st
 # What goes out ----------------------------------------------------------------------------------------------
 
 
-def _letter(message: OutboundMessage, *, with_statement: bool = True) -> Letter:
+def _letter(
+    message: OutboundMessage, standing: Standing | None = None, *, with_statement: bool = True
+) -> Letter:
     """The message's content as the ledger stands now: items no longer dunnable are dropped. The statement
     (every open item, and the credits) is read only for a PDF."""
     customer: Customer = message.customer
     if customer.do_not_dun:
         raise Nothing("the customer was put on the do-not-dun list after the run")
-    today = max(message.as_of, timezone.localdate())
-    held_customers, held_invoices = holds(today, [customer.pk])
-    if held_customers:
+    standing = standing or Standing.read(customer_ids=[customer.pk], today=timezone.localdate())
+    if customer.pk in standing.held_customers:
         raise Nothing("dunning of the customer was put on hold after the run")
-    promised_customers, promised_invoices = promises(today, [customer.pk])
-    if promised_customers:
+    if customer.pk in standing.promised_customers:
         raise Nothing("the customer promised to pay after the run")
     items = list(message.items.select_related("invoice", "level").order_by("invoice__due_date", "invoice_id"))
-    disputed = disputed_amounts(today, [customer.pk])
+    disputed = standing.disputed
     lines, dropped = [], []
     for item in items:
         invoice: Invoice = item.invoice
@@ -266,8 +285,13 @@ def _letter(message: OutboundMessage, *, with_statement: bool = True) -> Letter:
             disputed=min(disputed.get(invoice.pk, Decimal(0)), invoice.open_amount),
             level=item.level.name,
             is_new=item.is_new,
+            invoice_id=invoice.pk,
         )
-        if line.dunnable <= 0 or invoice.pk in held_invoices or invoice.pk in promised_invoices:
+        if (
+            line.dunnable <= 0
+            or invoice.pk in standing.held_invoices
+            or invoice.pk in standing.promised_invoices
+        ):
             dropped.append(invoice.external_id)
         else:
             lines.append(line)
@@ -463,11 +487,7 @@ def _mark_sent(
 ) -> None:
     """Record the send, and what went out, in one transaction; only the claim's holder may."""
     now = timezone.now()
-    invoice_ids = list(
-        message.items.filter(invoice__external_id__in=[line.number for line in letter.lines]).values_list(
-            "invoice_id", flat=True
-        )
-    )
+    invoice_ids = [line.invoice_id for line in letter.lines if line.invoice_id is not None]
     with transaction.atomic():
         updated = OutboundMessage.objects.filter(
             pk=message.pk, claim_token=token, status=MessageStatus.SENDING

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parseaddr
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -71,6 +72,7 @@ class Line:
     disputed: Decimal = Decimal(0)
     level: str = ""
     is_new: bool = False
+    invoice_id: int | None = None
 
     @property
     def dunnable(self) -> Decimal:
@@ -183,6 +185,12 @@ def render_letter_body(letter: Letter) -> str:
     return body_as_html(render_template(letter.body_template, letter.template_context()).strip())
 
 
+STATEMENT_CSS = Path(__file__).resolve().parent / "static" / "dunning" / "statement.css"
+# From this many open items a statement may run past its first page, and its pages are numbered ("Page 2 of
+# 3"). Below it they are not: the page-margin box costs a fifth of a one-page statement's rendering time.
+NUMBERED_FROM_LINES = 15
+
+
 def render_statement_pdf(letter: Letter, *, with_letter: bool = False) -> bytes:
     """The customer's statement of open items as of the letter's date; a letter puts its body first."""
     from weasyprint import HTML  # imported here: 0.8 s at start-up, and only senders need it
@@ -197,10 +205,18 @@ def render_statement_pdf(letter: Letter, *, with_letter: bool = False) -> bytes:
         "disputed_totals": letter.totals("disputed", statement=True),
         "due_totals": letter.totals("dunnable", statement=True),
         "credits": {c: v for c, v in sorted(letter.credits.items()) if v},
+        "numbered": len(letter.statement) >= NUMBERED_FROM_LINES,
     }
     html = render_to_string("dunning/statement.html", page)
-    pdf: bytes = HTML(string=html).write_pdf(font_config=_font_config())
+    pdf: bytes = HTML(string=html).write_pdf(font_config=_font_config(), stylesheets=[_statement_css()])
     return pdf
+
+
+@functools.cache
+def _statement_css() -> Any:
+    from weasyprint import CSS
+
+    return CSS(filename=str(STATEMENT_CSS), font_config=_font_config())
 
 
 @functools.cache

@@ -126,13 +126,13 @@ def test_a_claimed_message_cannot_be_claimed_again_until_its_lease_runs_out(book
     settings.RECOUP_OUTBOX_LEASE_SECONDS = 300
     [message] = planned(books)
 
-    token, claimed = delivery.claim([message.pk])
-    _, again = delivery.claim([message.pk])
+    token = delivery.claim(message.pk)
+    again = delivery.claim(message.pk)
     not_yet = delivery.deliver_due().counts
     clock.shift(dt.timedelta(seconds=301))  # the first sender died holding it
     taken_over = delivery.deliver_due().counts
 
-    assert (claimed, again, not_yet, taken_over) == ([message.pk], [], {}, {"sent": 1})
+    assert (token is not None, again, not_yet, taken_over) == (True, None, {}, {"sent": 1})
     message.refresh_from_db()
     assert message.claim_token != token and message.attempts == 2
     # The dead sender, were it to wake, can no longer record anything: its token is gone.
@@ -293,3 +293,20 @@ def test_a_hold_needs_a_short_reason_and_an_end_that_is_not_past(books):
     services.hold_release(actor=None, hold=hold)
     with pytest.raises(DomainError, match="already released"):
         services.hold_release(actor=None, hold=hold)
+
+
+def test_a_send_the_server_accepted_is_never_marked_failed_when_recording_it_fails(books, smtp, monkeypatch):
+    [message] = planned(books)
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(delivery, "timeline_add", broken)
+    with pytest.raises(RuntimeError, match="database went away"):
+        delivery.deliver_due()
+
+    message.refresh_from_db()
+    assert len(smtp.received) == 1
+    # Still claimed: it is sent again only once the lease lapses, like a sender that died at that moment.
+    assert (message.status, message.last_error) == (MessageStatus.SENDING, "")
+    assert TimelineEntry.objects.count() == 0
