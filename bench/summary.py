@@ -164,7 +164,52 @@ def main() -> None:
             target,
             ours["status"] == 200 and ours["median_s"] <= limit if ours else None,
         )
+    dunning_lines(get, line)
     print("\n".join(out))
+
+
+def dunning_lines(get: Any, line: Any) -> None:
+    """The dunning issue's targets (bench/dunning_bench.py)."""
+    plan = get("dunning.plan_and_write")
+    text = (
+        f"{fmt(plan)}: {plan['messages']:,} messages, {plan['invoices_moved']:,} invoices moved"
+        if plan
+        else None
+    )
+    line("dunning: planning a run (outbox rows written)", None, "", plan, "≤ 60 s",
+         plan["median_s"] <= 60 if plan else None, text)  # fmt: skip
+    dry = get("dunning.plan_dry_run")
+    line("dunning: the same plan, dry run (nothing written)", None, "", dry, "—", None)
+    for name, label in (("dunning.deliver_with_pdf", "with the PDF statement"),
+                        ("dunning.deliver_without_pdf", "without the statement")):  # fmt: skip
+        r = get(name)
+        text = f"{r['messages_per_s']} messages/s ({r['messages']:,} messages, {fmt(r)})" if r else None
+        line(f"dunning: delivery to aiosmtpd, 2 worker processes, {label}", None, "", r, "≥ 100 messages/s",
+             r["messages_per_s"] >= 100 if r else None, text)  # fmt: skip
+    pdf = get("dunning.pdf_render")
+    text = (
+        f"{pdf['median_s'] * 1000:.0f} ms median, p90 {pdf['p90_s'] * 1000:.0f} ms, "
+        f"max {pdf['max_s'] * 1000:.0f} ms ({pdf['documents']} statements, "
+        f"median {pdf['median_lines']:g} lines, max {pdf['max_lines']})"
+        if pdf
+        else None
+    )
+    line(
+        "dunning: rendering each PDF",
+        None,
+        "",
+        pdf,
+        "≤ 50 ms",
+        pdf["median_s"] <= 0.05 if pdf else None,
+        text,
+    )
+    peaks = [
+        r["max_peak_rss_mb"]
+        for r in (get("dunning.deliver_with_pdf"), get("dunning.deliver_without_pdf"))
+        if r
+    ]
+    line("dunning: worker peak RSS (largest process)", None, "", None, "< 500 MB",
+         max(peaks) < 500 if peaks else None, f"{max(peaks)} MB" if peaks else None)  # fmt: skip
 
 
 if __name__ == "__main__":
