@@ -37,6 +37,15 @@ def deliver(message_ids: list[int]) -> dict[str, int]:
     return dict(delivery.deliver(message_ids).counts)
 
 
+def send_due() -> delivery.Delivered | None:
+    """After a run or a retry, as `recoup dunning run` does: in the embedded mode send what is due now, in
+    this process (and say what went out); with workers, hand it to the dispatcher (None)."""
+    if embedded():
+        return delivery.deliver_due()
+    dispatch.delay()
+    return None
+
+
 def embedded() -> bool:
     """Whether tasks run in-process (no broker): then callers send what is due themselves."""
     return bool(current_app.conf.task_always_eager)

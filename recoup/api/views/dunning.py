@@ -29,7 +29,7 @@ from recoup.api.serializers.dunning import (
     dry_run_as_dict,
 )
 from recoup.core.errors import DomainError
-from recoup.dunning import delivery, policies, selectors, services, tasks
+from recoup.dunning import policies, selectors, services, tasks
 from recoup.dunning.models import DunningHold, DunningLevel, DunningPolicy, DunningTemplate, MessageItem
 from recoup.users.models import MANAGE_ROLES, READ_ROLES, WRITE_ROLES
 
@@ -51,10 +51,7 @@ def deliver_due_messages() -> None:
     now, in-process; with workers, hand it to them. A failure here loses nothing: the messages stay in the
     outbox, where the next dispatch (every minute) or `recoup dunning send` finds them."""
     try:
-        if tasks.embedded():
-            delivery.deliver_due()
-        else:
-            tasks.dispatch.delay()
+        tasks.send_due()
     except Exception:
         log.exception("dunning: delivery after an API request failed; the outbox keeps the messages")
 

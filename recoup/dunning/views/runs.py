@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.generic import DetailView, ListView
 
 from recoup.core.errors import DomainError
-from recoup.dunning import delivery, selectors, services, tasks
+from recoup.dunning import selectors, services, tasks
 from recoup.dunning.forms import (
     RunForm,
     add_domain_error,
@@ -141,10 +141,10 @@ def _run_summary(run: DunningRun, report: dict[str, Any]) -> str:
         f"Run {run.pk} as of {run.as_of}: {report['messages_total']} message(s) queued, "
         f"{report['invoices_moved']} invoice(s) moved."
     )
-    if tasks.embedded():
-        return f"{written} Delivered now: {delivery.deliver_due()}."
-    tasks.dispatch.delay()
-    return f"{written} The workers send what is due."
+    delivered = tasks.send_due()
+    if delivered is None:
+        return f"{written} The workers send what is due."
+    return f"{written} Delivered now: {delivered}."
 
 
 class RunDetailView(RoleRequiredMixin, DetailView):

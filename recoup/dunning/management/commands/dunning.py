@@ -56,10 +56,11 @@ class Command(BaseCommand):
             self.stdout.write(outgoing(result.plan))
             self.stdout.write("Dry run: nothing was written and nothing was sent.")
             return
-        if tasks.embedded():
-            self.stdout.write(f"Delivered: {delivery.deliver_due()}")
+        delivered = tasks.send_due()
+        if delivered is None:
+            self.stdout.write("Handed to the workers, which send what is due.")
         else:
-            self.stdout.write(f"Queued for the workers: {tasks.dispatch()} message(s) due now.")
+            self.stdout.write(f"Delivered: {delivered}")
 
     def _import(self, path: Path) -> None:
         try:
