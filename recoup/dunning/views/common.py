@@ -8,11 +8,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from recoup.dunning.planning import NO_POLICY
 from recoup.dunning.rules import SKIP_TEXT
 
-PAGE_SIZE = 50
-RUN_MESSAGES_SHOWN = 50
-DRY_RUN_MESSAGES_SHOWN = 500
-PICKER_RESULTS = 10
-
 # Pages that show a stored or previewed email: what it loads inside its sandboxed frame is limited to this
 # site, so an email can never call out (a tracking pixel, a remote font) when a collector opens it.
 FRAME_CSP = (

@@ -28,9 +28,6 @@ from recoup.users.models import MANAGE_ROLES
 from recoup.users.permissions import RoleRequiredMixin
 
 PAGE_SIZE = 50
-RUN_MESSAGES_SHOWN = 50
-DRY_RUN_MESSAGES_SHOWN = 500
-PICKER_RESULTS = 10
 
 
 # The outbox -------------------------------------------------------------------------------------------------

@@ -27,12 +27,6 @@ from recoup.dunning.views.common import SOURCE_TEXT, is_partial
 from recoup.ledger.models import Customer, Invoice
 from recoup.users.permissions import RoleRequiredMixin
 
-PAGE_SIZE = 50
-RUN_MESSAGES_SHOWN = 50
-DRY_RUN_MESSAGES_SHOWN = 500
-PICKER_RESULTS = 10
-
-
 # Panels of the invoice and customer pages -------------------------------------------------------------------
 
 

@@ -35,12 +35,6 @@ from recoup.dunning.views.common import is_partial
 from recoup.users.models import MANAGE_ROLES, Role
 from recoup.users.permissions import RoleRequiredMixin
 
-PAGE_SIZE = 50
-RUN_MESSAGES_SHOWN = 50
-DRY_RUN_MESSAGES_SHOWN = 500
-PICKER_RESULTS = 10
-
-
 # How a level reads ------------------------------------------------------------------------------------------
 
 

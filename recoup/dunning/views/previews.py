@@ -21,9 +21,6 @@ from recoup.ledger.models import Customer
 from recoup.ledger.selectors import customer_search
 from recoup.users.permissions import RoleRequiredMixin
 
-PAGE_SIZE = 50
-RUN_MESSAGES_SHOWN = 50
-DRY_RUN_MESSAGES_SHOWN = 500
 PICKER_RESULTS = 10
 
 

@@ -31,7 +31,6 @@ from recoup.users.permissions import RoleRequiredMixin
 PAGE_SIZE = 50
 RUN_MESSAGES_SHOWN = 50
 DRY_RUN_MESSAGES_SHOWN = 500
-PICKER_RESULTS = 10
 
 
 # Runs -------------------------------------------------------------------------------------------------------
