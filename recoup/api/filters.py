@@ -17,6 +17,7 @@ from recoup.dunning.models import (
     MessageStatus,
     OutboundMessage,
     RunStatus,
+    hold_in_force,
 )
 from recoup.ledger.models import (
     Allocation,
@@ -191,5 +192,5 @@ class DunningHoldFilter(filters.FilterSet):
         fields: list[str] = []
 
     def filter_active(self, queryset: QuerySet[DunningHold], name: str, value: bool) -> QuerySet[DunningHold]:
-        active = Q(released_at__isnull=True) & (Q(until__isnull=True) | Q(until__gte=timezone.localdate()))
+        active = hold_in_force(timezone.localdate())
         return queryset.filter(active if value else ~active)

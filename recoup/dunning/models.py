@@ -7,6 +7,8 @@ is sent; senders claim rows with a conditional UPDATE, so no message goes out tw
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -165,6 +167,16 @@ class DunningStep(models.Model):
         return f"{self.invoice_id} → {self.level_id} as of {self.as_of}"
 
 
+def hold_in_force(as_of: dt.date) -> Q:
+    """A hold pauses dunning on `as_of` while it is not released and not past its last day."""
+    return Q(released_at__isnull=True) & (Q(until__isnull=True) | Q(until__gte=as_of))
+
+
+class DunningHoldQuerySet(models.QuerySet["DunningHold"]):
+    def in_force(self, as_of: dt.date) -> DunningHoldQuerySet:
+        return self.filter(hold_in_force(as_of))
+
+
 class DunningHold(models.Model):
     """A pause: no dunning for the customer (invoice empty) or for one invoice, until `until` or release."""
 
@@ -179,6 +191,8 @@ class DunningHold(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     released_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DunningHoldQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -391,7 +391,7 @@ def holds(as_of: dt.date, customer_ids: Sequence[int] | None = None) -> tuple[se
     """Customers held as a whole, and invoices held one by one, on `as_of`."""
     customers: set[int] = set()
     invoices: set[int] = set()
-    active = DunningHold.objects.filter(released_at__isnull=True).exclude(until__lt=as_of)
+    active = DunningHold.objects.in_force(as_of)
     if customer_ids is not None:
         active = active.filter(customer_id__in=customer_ids)
     for customer_id, invoice_id in active.values_list("customer_id", "invoice_id"):

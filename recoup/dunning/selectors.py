@@ -44,8 +44,13 @@ def policy_for(invoice: Invoice) -> tuple[DunningPolicy | None, str]:
     """The policy that applies: the invoice's, else the customer's, else the default (DESIGN.md)."""
     if invoice.dunning_policy_id:
         return invoice.dunning_policy, "invoice"
-    if invoice.customer.dunning_policy_id:
-        return invoice.customer.dunning_policy, "customer"
+    return customer_policy(invoice.customer)
+
+
+def customer_policy(customer: Customer) -> tuple[DunningPolicy | None, str]:
+    """The policy of the customer's invoices that name none: its own, else the default ("" if none)."""
+    if customer.dunning_policy_id:
+        return customer.dunning_policy, "customer"
     default = DunningPolicy.objects.filter(is_default=True).first()
     return default, "default" if default else ""
 
@@ -85,11 +90,9 @@ def invoice_dunning_status(*, invoice: Invoice, as_of: dt.date) -> InvoiceDunnin
         .order_by("-as_of", "-id")
     )
     holds = list(
-        DunningHold.objects.filter(
+        DunningHold.objects.in_force(as_of).filter(
             Q(invoice=invoice) | Q(customer_id=invoice.customer_id, invoice__isnull=True)
         )
-        .filter(released_at__isnull=True)
-        .exclude(until__lt=as_of)
     )
     return InvoiceDunningStatus(
         policy, source, state, verdict, reason, text, next_level, steps, messages, holds
@@ -127,8 +130,8 @@ def policy_list() -> QuerySet[DunningPolicy]:
 def customer_holds(*, customer: Customer, as_of: dt.date) -> QuerySet[DunningHold]:
     """The customer's holds in force on `as_of`: on the whole customer first, then on single invoices."""
     return (
-        DunningHold.objects.filter(customer=customer, released_at__isnull=True)
-        .exclude(until__lt=as_of)
+        DunningHold.objects.in_force(as_of)
+        .filter(customer=customer)
         .select_related("invoice", "created_by")
         .order_by(F("invoice_id").asc(nulls_first=True), "-created_at", "-id")
     )

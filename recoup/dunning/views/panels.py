@@ -21,7 +21,6 @@ from recoup.dunning.forms import (
 )
 from recoup.dunning.models import (
     DunningHold,
-    DunningPolicy,
 )
 from recoup.dunning.views.common import SOURCE_TEXT, is_partial
 from recoup.ledger.models import Customer, Invoice
@@ -52,15 +51,12 @@ def invoice_panel_context(invoice: Invoice, *, hold_form: HoldForm | None = None
 
 def customer_panel_context(customer: Customer, *, hold_form: HoldForm | None = None) -> dict[str, Any]:
     today = timezone.localdate()
-    if customer.dunning_policy_id:
-        policy, source = customer.dunning_policy, "customer"
-    else:
-        policy, source = DunningPolicy.objects.filter(is_default=True).first(), "default"
+    policy, source = selectors.customer_policy(customer)
     return {
         "customer": customer,
         "today": today,
         "policy": policy,
-        "source_text": SOURCE_TEXT[source] if policy else "none applies",
+        "source_text": SOURCE_TEXT.get(source, "none applies"),
         "holds": list(selectors.customer_holds(customer=customer, as_of=today)),
         "hold_form": hold_form or HoldForm(),
     }
