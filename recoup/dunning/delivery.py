@@ -274,18 +274,12 @@ def _letter(
     lines, dropped = [], []
     for item in items:
         invoice: Invoice = item.invoice
-        line = Line(
-            number=invoice.external_id,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
+        line = _line(
+            invoice,
             days_past_due=item.days_past_due,
-            currency=invoice.currency,
-            amount=invoice.amount,
-            open=invoice.open_amount,
-            disputed=min(disputed.get(invoice.pk, Decimal(0)), invoice.open_amount),
+            disputed=disputed,
             level=item.level.name,
             is_new=item.is_new,
-            invoice_id=invoice.pk,
         )
         if (
             line.dunnable <= 0
@@ -342,19 +336,33 @@ def _open_lines(customer: Customer, *, as_of: dt.date, disputed: dict[int, Decim
         InvoiceDunning.objects.filter(invoice__in=invoices).values_list("invoice_id", "level__name")
     )
     return [
-        Line(
-            number=invoice.external_id,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
+        _line(
+            invoice,
             days_past_due=(as_of - invoice.due_date).days,
-            currency=invoice.currency,
-            amount=invoice.amount,
-            open=invoice.open_amount,
-            disputed=min(disputed.get(invoice.pk, Decimal(0)), invoice.open_amount),
+            disputed=disputed,
             level=levels.get(invoice.pk, ""),
         )
         for invoice in invoices
     ]
+
+
+def _line(
+    invoice: Invoice, *, days_past_due: int, disputed: dict[int, Decimal], level: str, is_new: bool = False
+) -> Line:
+    """An invoice as a message or statement shows it: its open amount now, and the part of it disputed."""
+    return Line(
+        number=invoice.external_id,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        days_past_due=days_past_due,
+        currency=invoice.currency,
+        amount=invoice.amount,
+        open=invoice.open_amount,
+        disputed=min(disputed.get(invoice.pk, Decimal(0)), invoice.open_amount),
+        level=level,
+        is_new=is_new,
+        invoice_id=invoice.pk,
+    )
 
 
 def _letter_for(
@@ -397,11 +405,8 @@ def _template(level: DunningLevel, language: str) -> tuple[str, str]:
     if templates:
         first = templates[sorted(templates)[0]]
         return first.subject, first.body
-    levels = list(level.policy.levels.order_by("position").values_list("position", "offset_days", "channels"))
-    writing = [position for position, _, channels in levels if rules.MESSAGE_CHANNELS.intersection(channels)]
-    kind = defaults.template_kind(
-        level.position, level.offset_days, writing[-1] if writing else level.position
-    )
+    final = rules.final_position(level.policy.levels.order_by("position").values_list("position", "channels"))
+    kind = defaults.template_kind(level.position, level.offset_days, final)
     builtin = defaults.TEMPLATES[kind].get(language) or defaults.TEMPLATES[kind]["en"]
     return builtin["subject"], builtin["body"]
 
@@ -462,15 +467,7 @@ def _send(email: EmailMultiAlternatives) -> None:
         raise (Transient if 400 <= exc.smtp_code < 500 else Permanent)(
             f"SMTP {exc.smtp_code}: {error}"
         ) from exc
-    except (
-        TimeoutError,
-        smtplib.SMTPServerDisconnected,
-        smtplib.SMTPConnectError,
-        ConnectionError,
-        OSError,
-    ) as exc:
-        raise Transient(f"{type(exc).__name__}: {exc}") from exc
-    except smtplib.SMTPException as exc:
+    except OSError as exc:  # refused or dropped connections, timeouts, and every other SMTPException
         raise Transient(f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -20,7 +20,7 @@ from recoup.core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from recoup.dunning import defaults
 from recoup.dunning.models import DunningPolicy
 from recoup.dunning.rendering import compile_template
-from recoup.dunning.rules import CHANNELS, MESSAGE_CHANNELS
+from recoup.dunning.rules import CHANNELS, final_position
 from recoup.users.models import Role
 
 # What the columns hold: a policy file beyond these is refused with its reason, never a database error.
@@ -175,10 +175,7 @@ def _parse_level(data: Any, where: str) -> LevelSpec:
 
 def _fill_templates(spec: PolicySpec) -> None:
     """A level that writes to the customer and names no template gets the built-in ones of its kind."""
-    writing = [
-        n for n, level in enumerate(spec.levels, start=1) if MESSAGE_CHANNELS.intersection(level.channels)
-    ]
-    final = writing[-1] if writing else len(spec.levels)
+    final = final_position(enumerate((level.channels for level in spec.levels), start=1))
     for position, level in enumerate(spec.levels, start=1):
         if not level.templates:
             level.templates = defaults.default_templates(

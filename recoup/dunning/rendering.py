@@ -27,6 +27,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from recoup.core.money import quantize
 from recoup.core.templatetags.money import money
+from recoup.dunning import rules
 
 _BUILTINS = ["django.template.defaulttags", "django.template.defaultfilters"]
 _REFUSED = (IncludeNode, ExtendsNode, LoadNode, DebugNode)
@@ -76,7 +77,7 @@ class Line:
 
     @property
     def dunnable(self) -> Decimal:
-        return max(self.open - self.disputed, Decimal(0))
+        return rules.dunnable(self.open, self.disputed)
 
 
 @dataclass

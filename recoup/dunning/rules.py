@@ -14,7 +14,7 @@ An invoice's next level (DESIGN.md, "Dunning"):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -86,9 +86,15 @@ class PolicyRule:
 
     @property
     def final_position(self) -> int:
-        """The final notice: the last level that writes to the customer (else the last level)."""
-        writing = [level.position for level in self.levels if level.writes]
-        return writing[-1] if writing else self.levels[-1].position
+        return final_position((level.position, level.channels) for level in self.levels)
+
+
+def final_position(levels: Iterable[tuple[int, Iterable[str]]]) -> int:
+    """The final notice among levels given as (position, channels) in position order: the last level that
+    writes to the customer, else the last level."""
+    ordered = list(levels)
+    writing = [position for position, channels in ordered if MESSAGE_CHANNELS.intersection(channels)]
+    return writing[-1] if writing else ordered[-1][0]
 
 
 def next_level(
