@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,8 +24,16 @@ from django.db.models import Max
 
 from recoup.activity.models import Promise, PromiseStatus
 from recoup.core.money import quantize
+from recoup.disputes.models import Dispute
 from recoup.dunning import rules
-from recoup.dunning.models import DunningHold, DunningPolicy, MessageStatus, OutboundMessage
+from recoup.dunning.models import (
+    DunningHold,
+    DunningPolicy,
+    DunningRun,
+    InvoiceDunning,
+    MessageStatus,
+    OutboundMessage,
+)
 from recoup.dunning.rules import LevelRule, PolicyRule, Skip
 from recoup.ledger.aging import kept_amounts_exact, open_items_sql, rates_as_of
 from recoup.ledger.models import Contact
@@ -55,13 +63,10 @@ class Decision:
     invoice_id: int
     external_id: str
     currency: str
-    issue_date: dt.date
     due_date: dt.date
-    amount: Decimal
     open: Decimal
     disputed: Decimal
     days_past_due: int
-    policy_id: int | None
     current_level_id: int | None
     target: LevelRule | None = None
     skip: str | None = None
@@ -129,6 +134,15 @@ class Plan:
     @property
     def messages(self) -> int:
         return sum(len(c.communications) for c in self.customers)
+
+    def outgoing(self) -> Iterator[tuple[CustomerPlan, Communication]]:
+        """Every message the plan writes: customer by customer, channel by channel."""
+        for customer_plan in self.customers:
+            for communication in customer_plan.communications:
+                yield customer_plan, communication
+
+    def level_name(self, level_id: int) -> str:
+        return self.levels[level_id][1]
 
 
 def build_plan(
@@ -204,19 +218,16 @@ def _decide(
     base: str,
     days_since: int | None,
 ) -> Decision:
-    invoice_id, external_id, _customer, currency, issue_date, due_date, amount, open_amount = row[:8]
+    invoice_id, external_id, _customer, currency, _issue_date, due_date, _amount, open_amount = row[:8]
     current_level_id = row[9]
     decision = Decision(
         invoice_id=invoice_id,
         external_id=external_id,
         currency=currency,
-        issue_date=issue_date,
         due_date=due_date,
-        amount=amount,
         open=open_amount,
         disputed=min(disputed, open_amount),
         days_past_due=(as_of - due_date).days,
-        policy_id=policy.id if policy else None,
         current_level_id=current_level_id,
     )
     if row[10]:  # the customer's do_not_dun
@@ -376,8 +387,6 @@ def _typed(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def disputed_amounts(as_of: dt.date, customer_ids: Sequence[int] | None) -> dict[int, Decimal]:
     """The amount under active dispute on `as_of`, per invoice."""
-    from recoup.disputes.models import Dispute
-
     disputes = Dispute.objects.filter(opened_on__lte=as_of).exclude(resolved_on__lte=as_of)
     if customer_ids is not None:
         disputes = disputes.filter(invoice__customer_id__in=customer_ids)
@@ -435,8 +444,6 @@ def _last_messages(as_of: dt.date, customer_ids: Sequence[int] | None) -> dict[i
 
 def _paid_since_last_run(as_of: dt.date, customer_ids: Sequence[int] | None) -> int:
     """Dunned invoices settled since the previous run (or ever, before the first): no reminder follows."""
-    from recoup.dunning.models import DunningRun, InvoiceDunning
-
     previous = DunningRun.objects.filter(as_of__lt=as_of).aggregate(last=Max("as_of"))["last"]
     states = InvoiceDunning.objects.filter(invoice__open_amount=0, invoice__closed_on__lte=as_of)
     if previous is not None:

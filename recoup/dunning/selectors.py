@@ -74,7 +74,7 @@ def invoice_dunning_status(*, invoice: Invoice, as_of: dt.date) -> InvoiceDunnin
         text = f"It is settled{settled}: nothing is left to collect, so no reminder goes out."
     elif decision.target is not None:
         verdict, reason = "moves", ""
-        next_level = plan.levels[decision.target.id][1]
+        next_level = plan.level_name(decision.target.id)
         text = f"It is due for {next_level} as of {as_of}; the next run for that date sends it."
     else:
         verdict, reason = "skipped", str(decision.skip)

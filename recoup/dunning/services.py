@@ -253,11 +253,10 @@ def run_report(plan: Plan, *, dry_run: bool, written: Counter[str] | None = None
     """The run's summary: customers, messages by level and channel, skipped invoices by reason."""
     by_level: dict[str, Counter[str]] = {}
     policies = {name for name, _ in plan.levels.values()}
-    for customer_plan in plan.customers:
-        for communication in customer_plan.communications:
-            policy_name, level_name = plan.levels[communication.level.id]
-            label = level_name if len(policies) == 1 else f"{policy_name} / {level_name}"
-            by_level.setdefault(label, Counter())[communication.channel] += 1
+    for _, communication in plan.outgoing():
+        policy_name, level_name = plan.levels[communication.level.id]
+        label = level_name if len(policies) == 1 else f"{policy_name} / {level_name}"
+        by_level.setdefault(label, Counter())[communication.channel] += 1
     written = written or Counter()
     return {
         "as_of": plan.as_of.isoformat(),

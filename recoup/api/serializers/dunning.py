@@ -4,6 +4,7 @@ holds, and an invoice's dunning status. Writes go through recoup.dunning.service
 from __future__ import annotations
 
 import datetime as dt
+from itertools import islice
 from typing import Any
 
 from django.utils import timezone
@@ -199,38 +200,35 @@ class DryRunSerializer(serializers.Serializer):
 def dry_run_as_dict(result: services.RunResult) -> dict[str, Any]:
     plan: Plan = result.plan
     messages: list[dict[str, Any]] = []
-    for customer_plan in plan.customers:
-        if len(messages) >= DRY_RUN_MESSAGES:
-            break
+    for customer_plan, communication in islice(plan.outgoing(), DRY_RUN_MESSAGES):
         listed = customer_plan.listed()
-        for communication in customer_plan.communications[: DRY_RUN_MESSAGES - len(messages)]:
-            policy, level = plan.levels[communication.level.id]
-            messages.append(
-                {
-                    "customer": customer_plan.customer.external_id,
-                    "customer_id": customer_plan.customer.id,
-                    "customer_name": customer_plan.customer.name,
-                    "channel": communication.channel,
-                    "fallback_from": communication.fallback_from,
-                    "policy": policy,
-                    "level": level,
-                    "level_id": communication.level.id,
-                    "send_at": communication.send_at,
-                    "invoices": [
-                        {
-                            "invoice": decision.external_id,
-                            "invoice_id": decision.invoice_id,
-                            "level": plan.levels[decision.level_id][1],
-                            "new": decision.target is not None,
-                            "open_amount": money(decision.open, decision.currency),
-                            "disputed_amount": money(decision.disputed, decision.currency),
-                            "currency": decision.currency,
-                            "days_past_due": decision.days_past_due,
-                        }
-                        for decision in listed
-                    ],
-                }
-            )
+        policy, level = plan.levels[communication.level.id]
+        messages.append(
+            {
+                "customer": customer_plan.customer.external_id,
+                "customer_id": customer_plan.customer.id,
+                "customer_name": customer_plan.customer.name,
+                "channel": communication.channel,
+                "fallback_from": communication.fallback_from,
+                "policy": policy,
+                "level": level,
+                "level_id": communication.level.id,
+                "send_at": communication.send_at,
+                "invoices": [
+                    {
+                        "invoice": decision.external_id,
+                        "invoice_id": decision.invoice_id,
+                        "level": plan.level_name(decision.level_id),
+                        "new": decision.target is not None,
+                        "open_amount": money(decision.open, decision.currency),
+                        "disputed_amount": money(decision.disputed, decision.currency),
+                        "currency": decision.currency,
+                        "days_past_due": decision.days_past_due,
+                    }
+                    for decision in listed
+                ],
+            }
+        )
     return {
         "as_of": plan.as_of,
         "dry_run": True,

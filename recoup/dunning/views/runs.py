@@ -51,23 +51,19 @@ class WouldSend:
 
 
 def would_send(plan: Plan) -> list[WouldSend]:
-    rows = []
-    for customer_plan in plan.customers:
-        listed = [(d.external_id, d.target is not None) for d in customer_plan.listed()]
-        for communication in customer_plan.communications:
-            rows.append(
-                WouldSend(
-                    customer_id=customer_plan.customer.id,
-                    customer_ref=customer_plan.customer.external_id,
-                    customer_name=customer_plan.customer.name,
-                    channel=Channel(communication.channel).label,
-                    fallback=bool(communication.fallback_from),
-                    level=plan.levels[communication.level.id][1],
-                    send_at=communication.send_at,
-                    invoices=listed,
-                )
-            )
-    return rows
+    return [
+        WouldSend(
+            customer_id=customer_plan.customer.id,
+            customer_ref=customer_plan.customer.external_id,
+            customer_name=customer_plan.customer.name,
+            channel=Channel(communication.channel).label,
+            fallback=bool(communication.fallback_from),
+            level=plan.level_name(communication.level.id),
+            send_at=communication.send_at,
+            invoices=[(d.external_id, d.target is not None) for d in customer_plan.listed()],
+        )
+        for customer_plan, communication in plan.outgoing()
+    ]
 
 
 def report_context(report: dict[str, Any]) -> dict[str, Any]:

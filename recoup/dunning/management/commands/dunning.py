@@ -110,19 +110,13 @@ def summary(report: dict[str, Any], *, run_id: int | None) -> str:
 def outgoing(plan: Plan) -> str:
     """A dry run's list: one line per message that would go out."""
     lines = []
-    for customer_plan in plan.customers:
-        for communication in customer_plan.communications:
-            _policy, level = plan.levels[communication.level.id]
-            invoices = ", ".join(
-                f"{d.external_id}{' (new)' if d.target is not None else ''}" for d in customer_plan.listed()
-            )
-            via = (
-                f"{communication.channel} (no email address)"
-                if communication.fallback_from
-                else communication.channel
-            )
-            lines.append(
-                f"{customer_plan.customer.external_id}  {via}  {level}  "
-                f"at {communication.send_at.isoformat(timespec='minutes')}: {invoices}"
-            )
+    for customer_plan, communication in plan.outgoing():
+        invoices = ", ".join(
+            f"{d.external_id}{' (new)' if d.target is not None else ''}" for d in customer_plan.listed()
+        )
+        via = communication.channel + (" (no email address)" if communication.fallback_from else "")
+        lines.append(
+            f"{customer_plan.customer.external_id}  {via}  {plan.level_name(communication.level.id)}  "
+            f"at {communication.send_at.isoformat(timespec='minutes')}: {invoices}"
+        )
     return "\n".join(lines) or "Nothing would go out."
