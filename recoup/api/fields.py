@@ -20,7 +20,7 @@ from recoup.core.money import (
 from recoup.dunning.models import DunningPolicy
 
 EXTERNAL_ID_MAX_LENGTH = 64
-POLICY_NAME_MAX_LENGTH = 100
+POLICY_NAME_MAX_LENGTH = DunningPolicy._meta.get_field("name").max_length
 
 
 class AmountField(serializers.DecimalField):
@@ -161,9 +161,8 @@ class PolicyNameField(serializers.Field):
         name = data.strip()
         context = cast(dict[str, Any], self.context)  # the root serializer's own dict: it keeps the cache
         cache: dict[str, DunningPolicy | None] = context.setdefault("policies_by_name", {})
-        if name not in cache:
-            known = 0 < len(name) <= POLICY_NAME_MAX_LENGTH and "\x00" not in name
-            cache[name] = DunningPolicy.objects.filter(name=name).first() if known else None
+        if name not in cache:  # (a NUL character never gets here: the parser refuses it in any body)
+            cache[name] = DunningPolicy.objects.filter(name=name).first() if name else None
         policy = cache[name]
         if policy is None:
             self.fail("does_not_exist", name=name[:POLICY_NAME_MAX_LENGTH])
