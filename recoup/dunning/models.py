@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from recoup.core.models import AmountField, CurrencyField, TimeStamped
+from recoup.dunning.rules import MESSAGE_CHANNELS
 from recoup.ledger.models import Customer, Invoice
 from recoup.users.models import Role
 
@@ -74,6 +75,11 @@ class DunningLevel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy.name} · {self.position}. {self.name}"
+
+    @property
+    def writes(self) -> bool:
+        """Whether the level writes to the customer (email or letter), not only acts."""
+        return bool(MESSAGE_CHANNELS.intersection(self.channels))
 
 
 class DunningTemplate(TimeStamped):

@@ -192,7 +192,7 @@ def policy_as_dict(policy: DunningPolicy) -> dict[str, Any]:
             "name": level.name,
             "offset_days": level.offset_days,
             "channels": list(level.channels),
-            "min_amount": _amount_text(level.min_amount),
+            "min_amount": amount_text(level.min_amount),
             "min_gap_days": level.min_gap_days,
         }
         if level.task_role or level.set_credit_hold:
@@ -210,7 +210,7 @@ def policy_as_dict(policy: DunningPolicy) -> dict[str, Any]:
         "description": policy.description,
         "default": policy.is_default,
         "allow_level_jump": policy.allow_level_jump,
-        "tolerance": _amount_text(policy.tolerance),
+        "tolerance": amount_text(policy.tolerance),
         "default_language": policy.default_language,
         "levels": levels,
     }
@@ -298,7 +298,7 @@ def _amount(value: Any, where: str, *, field: str) -> Decimal:
     return amount
 
 
-def _amount_text(value: Decimal) -> str:
+def amount_text(value: Decimal) -> str:
     """25.0000 → "25.00"; 0.1250 → "0.125": at least two decimals, no trailing zeros past them."""
     cents = value.quantize(Decimal("0.01"))
     return f"{cents if cents == value else value.normalize():f}"

@@ -30,7 +30,7 @@ from recoup.api.serializers.dunning import (
 )
 from recoup.core.errors import DomainError
 from recoup.dunning import policies, selectors, services, tasks
-from recoup.dunning.models import DunningHold, DunningLevel, DunningPolicy, DunningTemplate, MessageItem
+from recoup.dunning.models import DunningHold, DunningPolicy, MessageItem
 from recoup.users.models import MANAGE_ROLES, READ_ROLES, WRITE_ROLES
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,7 @@ class DunningPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Dun
     ordering = ["name"]
 
     def get_queryset(self) -> QuerySet[DunningPolicy]:
-        levels = DunningLevel.objects.order_by("position").prefetch_related(
-            Prefetch("templates", queryset=DunningTemplate.objects.order_by("language"))
-        )
-        return DunningPolicy.objects.prefetch_related(Prefetch("levels", queryset=levels))
+        return selectors.with_levels(DunningPolicy.objects.all())
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

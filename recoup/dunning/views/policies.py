@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -30,7 +29,8 @@ from recoup.dunning.models import (
     DunningPolicy,
     DunningTemplate,
 )
-from recoup.dunning.rules import CHANNELS, MESSAGE_CHANNELS
+from recoup.dunning.policies import amount_text
+from recoup.dunning.rules import CHANNELS
 from recoup.dunning.views.common import is_partial
 from recoup.users.models import MANAGE_ROLES, Role
 from recoup.users.permissions import RoleRequiredMixin
@@ -62,19 +62,12 @@ def actions_text(level: DunningLevel) -> str:
     return text[:1].upper() + text[1:] or "—"
 
 
-def amount_text(value: Decimal) -> str:
-    """An amount as a form shows it: 1.0000 → "1.00", 0.1250 → "0.125"."""
-    cents = value.quantize(Decimal("0.01"))
-    return f"{cents if cents == value else value.normalize():f}"
-
-
 def describe_levels(levels: Iterable[DunningLevel]) -> list[DunningLevel]:
     described = []
     for level in levels:
         level.when = offset_text(level.offset_days)  # type: ignore[attr-defined]
         level.channels_label = channels_text(level.channels)  # type: ignore[attr-defined]
         level.actions_label = actions_text(level)  # type: ignore[attr-defined]
-        level.writes = bool(MESSAGE_CHANNELS.intersection(level.channels))  # type: ignore[attr-defined]
         described.append(level)
     return described
 
@@ -113,10 +106,7 @@ class PolicyListView(RoleRequiredMixin, ListView):
 
 
 def _policy_queryset() -> QuerySet[DunningPolicy]:
-    levels = DunningLevel.objects.order_by("position").prefetch_related(
-        Prefetch("templates", queryset=DunningTemplate.objects.order_by("language"))
-    )
-    return selectors.policy_list().prefetch_related(Prefetch("levels", queryset=levels))
+    return selectors.with_levels(selectors.policy_list())
 
 
 def _save_policy(request: HttpRequest, policy: DunningPolicy, data: dict[str, Any]) -> DunningPolicy:
