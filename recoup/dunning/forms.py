@@ -106,12 +106,6 @@ class HoldForm(forms.Form):
     reason = forms.CharField(max_length=255)
     until = forms.DateField(required=False, label="Until (last day; empty: until released)", widget=_DATE)
 
-    def clean_until(self) -> Any:
-        until = self.cleaned_data.get("until")
-        if until is not None and until < timezone.localdate():
-            raise forms.ValidationError("The hold would already be over.")
-        return until
-
 
 class OutboxFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "All"), *MessageStatus.choices])

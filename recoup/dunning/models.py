@@ -211,6 +211,10 @@ class DunningHold(models.Model):
     def __str__(self) -> str:
         return f"Hold on {self.invoice_id or self.customer_id}: {self.reason}"
 
+    def in_force_on(self, as_of: dt.date) -> bool:
+        """hold_in_force, for one hold in hand."""
+        return self.released_at is None and (self.until is None or self.until >= as_of)
+
 
 class MessageStatus(models.TextChoices):
     PENDING = "pending", "Pending"

@@ -355,12 +355,7 @@ class DunningHoldSerializer(serializers.ModelSerializer):
 
     def get_active(self, hold: DunningHold) -> bool:
         """Not released, and not past its last day (today)."""
-        return hold.released_at is None and (hold.until is None or hold.until >= timezone.localdate())
-
-    def validate_until(self, value: dt.date | None) -> dt.date | None:
-        if value is not None and value < timezone.localdate():
-            raise serializers.ValidationError("The hold would already be over: choose today or later.")
-        return value
+        return hold.in_force_on(timezone.localdate())
 
     def create(self, validated_data: dict[str, Any]) -> DunningHold:
         return services.hold_create(actor=self.context["request"].user, **validated_data)

@@ -1087,7 +1087,10 @@ def test_a_collector_holds_an_invoice_and_releases_it(books, collector):
     ("data", "errors"),
     [
         ({"reason": ""}, {"reason": ["This field is required."]}),
-        ({"reason": "Late", "until": "2026-03-15"}, {"until": ["The hold would already be over."]}),
+        (
+            {"reason": "Late", "until": "2026-03-15"},
+            {"until": ["A hold cannot end in the past (2026-03-15)."]},
+        ),
         ({"reason": "   "}, {"reason": ["This field is required."]}),
     ],
 )
