@@ -160,22 +160,18 @@ class Ledger:
         )
 
     def pay(self, invoice: Invoice, amount: str, date: dt.date) -> None:
-        self.n += 1
-        ledger.payment_create(
-            actor=None,
-            customer=invoice.customer,
-            external_id=f"PAY-{self.n:04d}",
-            date=date,
-            amount=Decimal(amount),
-            apply_to=[ledger.Application(invoice, Decimal(amount))],
-        )
+        self._settle(ledger.payment_create, "PAY", invoice, amount, date)
 
     def credit(self, invoice: Invoice, amount: str, date: dt.date) -> None:
+        self._settle(ledger.credit_note_create, "CN", invoice, amount, date)
+
+    def _settle(self, create: Any, prefix: str, invoice: Invoice, amount: str, date: dt.date) -> None:
+        """A payment or credit note of `amount`, applied to `invoice` in full."""
         self.n += 1
-        ledger.credit_note_create(
+        create(
             actor=None,
             customer=invoice.customer,
-            external_id=f"CN-{self.n:04d}",
+            external_id=f"{prefix}-{self.n:04d}",
             date=date,
             amount=Decimal(amount),
             apply_to=[ledger.Application(invoice, Decimal(amount))],
