@@ -11,6 +11,9 @@ import pytest
 
 from recoup.users.models import Role, User
 
+# The SMTP server, the ledger builder and the default policy, for every app's tests.
+pytest_plugins = ["recoup.core.tests.support"]
+
 
 def pytest_report_header(config: pytest.Config) -> str:
     from django.conf import settings
@@ -47,3 +50,10 @@ def collector(make_user):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def viewer(make_user):  # type: ignore[no-untyped-def]
     return make_user(Role.VIEWER, "viewer")
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """Uploaded and generated files (dispute documents, letters) go to the test's own folder, never var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT

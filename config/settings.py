@@ -172,12 +172,18 @@ CELERY_TIMEZONE = TIME_ZONE
 # The distributed mode's schedule (celery beat). Cron drives the same work with `recoup dunning run` and
 # `recoup dunning send` (docs/operations.md).
 _RUN_HOUR, _RUN_MINUTE = env_time("RECOUP_DUNNING_RUN_AT", "06:00")
+_SLA_HOUR, _SLA_MINUTE = env_time("RECOUP_DISPUTE_SLA_CHECK_AT", "07:00")
 CELERY_BEAT_SCHEDULE = {
     "dunning-run": {
         "task": "recoup.dunning.tasks.run_daily",
         "schedule": crontab(hour=_RUN_HOUR, minute=_RUN_MINUTE),
     },
     "dunning-dispatch": {"task": "recoup.dunning.tasks.dispatch", "schedule": 60.0},
+    "disputes-sla": {
+        "task": "recoup.disputes.tasks.check_sla",
+        "schedule": crontab(hour=_SLA_HOUR, minute=_SLA_MINUTE),
+    },
+    "notifications-send": {"task": "recoup.core.tasks.send_notifications", "schedule": 60.0},
 }
 
 # Outbound email
@@ -214,6 +220,12 @@ if RECOUP_OUTBOX_LEASE_SECONDS <= EMAIL_TIMEOUT * 2:
     raise ImproperlyConfigured(
         "RECOUP_OUTBOX_LEASE_SECONDS must exceed twice EMAIL_TIMEOUT, so a live sender never loses its claim."
     )
+
+# Disputes
+# A document attached to a dispute is at most this many bytes. Default: 10 MB
+RECOUP_DISPUTE_UPLOAD_MAX_BYTES = env_int("RECOUP_DISPUTE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Links in the emails Recoup sends its own users (an assignment, an escalation) start with this.
+RECOUP_BASE_URL = env_str("RECOUP_BASE_URL", "http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("recoup.users.urls")),
     path("", include("recoup.ledger.urls")),
     path("", include("recoup.dunning.urls")),
+    path("", include("recoup.disputes.urls")),
 ]

@@ -9,6 +9,8 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from recoup.disputes import selectors as dispute_selectors
+from recoup.disputes.models import ACTIVE_STATUSES, Dispute, DisputeReason, DisputeStatus
 from recoup.dunning.models import (
     Channel,
     DunningHold,
@@ -194,3 +196,58 @@ class DunningHoldFilter(filters.FilterSet):
     def filter_active(self, queryset: QuerySet[DunningHold], name: str, value: bool) -> QuerySet[DunningHold]:
         active = hold_in_force(timezone.localdate())
         return queryset.filter(active if value else ~active)
+
+
+class DisputeReasonFilter(filters.FilterSet):
+    code = filters.CharFilter(help_text="Exact code.")
+    is_active = filters.BooleanFilter()
+
+    class Meta:
+        model = DisputeReason
+        fields: list[str] = []
+
+
+class DisputeFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(
+        choices=[("active", "active"), *DisputeStatus.choices],
+        method="filter_status",
+        help_text="A status, or active: open or in review.",
+    )
+    reason = filters.CharFilter(field_name="reason__code", help_text="The reason's code.")
+    owner = IdFilter(field_name="owner_id", help_text="The owner's user id.")
+    team = IdFilter(field_name="team_id", help_text="The owning team's id.")
+    customer = filters.CharFilter(
+        field_name="invoice__customer__external_id", help_text="The customer's external id."
+    )
+    invoice = filters.CharFilter(field_name="invoice__external_id", help_text="The invoice's external id.")
+    sla = filters.ChoiceFilter(
+        choices=[(state, state) for state in dispute_selectors.SLA_FILTERS],
+        method="filter_sla",
+        help_text="Against the SLA today: overdue, due_soon, on_track (active); met, missed (resolved).",
+    )
+    scope = filters.ChoiceFilter(
+        choices=[(scope, scope) for scope in dispute_selectors.SCOPES],
+        method="filter_scope",
+        help_text="mine: owned by you; team: owned by your team; all (default): every dispute you may see.",
+    )
+
+    class Meta:
+        model = Dispute
+        fields: list[str] = []
+
+    def filter_status(self, queryset: QuerySet[Dispute], name: str, value: str) -> QuerySet[Dispute]:
+        if value == "active":
+            return queryset.filter(status__in=ACTIVE_STATUSES)
+        return queryset.filter(status=value)
+
+    def filter_sla(self, queryset: QuerySet[Dispute], name: str, value: str) -> QuerySet[Dispute]:
+        return queryset.filter(dispute_selectors.sla_filter(value, timezone.localdate()))
+
+    def filter_scope(self, queryset: QuerySet[Dispute], name: str, value: str) -> QuerySet[Dispute]:
+        user = self.request.user if self.request is not None else None
+        if value == "mine":
+            return queryset.filter(owner_id=getattr(user, "pk", None))
+        if value == "team":
+            team_id = getattr(user, "team_id", None)
+            return queryset.filter(team_id=team_id) if team_id is not None else queryset.none()
+        return queryset

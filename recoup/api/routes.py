@@ -1,4 +1,4 @@
-"""/api/v1/: the ledger resources, dunning and the aging report."""
+"""/api/v1/: the ledger resources, dunning, disputes and the reports."""
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from recoup.api.views.allocations import AllocationViewSet, FxRateViewSet
 from recoup.api.views.customers import ContactViewSet, CustomerViewSet
+from recoup.api.views.disputes import DisputeMetricsView, DisputeReasonViewSet, DisputeViewSet
 from recoup.api.views.documents import CreditNoteViewSet, InvoiceViewSet, PaymentViewSet
 from recoup.api.views.dunning import (
     DunningHoldViewSet,
@@ -27,6 +28,9 @@ router.register("dunning-policies", DunningPolicyViewSet, basename="dunning-poli
 router.register("dunning-runs", DunningRunViewSet, basename="dunning-run")
 router.register("dunning-messages", OutboundMessageViewSet, basename="dunning-message")
 router.register("dunning-holds", DunningHoldViewSet, basename="dunning-hold")
+# "api-" keeps these names apart from the web UI's dispute-detail, which emails link to.
+router.register("dispute-reasons", DisputeReasonViewSet, basename="api-dispute-reason")
+router.register("disputes", DisputeViewSet, basename="api-dispute")
 
 
 @extend_schema(exclude=True)
@@ -34,8 +38,15 @@ class AgingReportSlashView(AgingReportView):
     """The same report with a trailing slash, like every other resource; documented once, without it."""
 
 
+@extend_schema(exclude=True)
+class DisputeMetricsSlashView(DisputeMetricsView):
+    """The same figures with a trailing slash; documented once, without it."""
+
+
 urlpatterns = [
     path("reports/aging", AgingReportView.as_view(), name="aging-report"),
     path("reports/aging/", AgingReportSlashView.as_view(), name="aging-report-slash"),
+    path("reports/disputes", DisputeMetricsView.as_view(), name="dispute-metrics"),
+    path("reports/disputes/", DisputeMetricsSlashView.as_view(), name="dispute-metrics-slash"),
     *router.urls,
 ]

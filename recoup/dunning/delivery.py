@@ -34,6 +34,8 @@ from django.utils import timezone
 
 from recoup.activity.models import EntryKind, TaskKind
 from recoup.activity.services import task_create, timeline_add
+from recoup.core import mail
+from recoup.core.mail import Permanent, Transient
 from recoup.dunning import defaults, rules
 from recoup.dunning.models import Channel, DunningLevel, InvoiceDunning, MessageStatus, OutboundMessage
 from recoup.dunning.planning import disputed_amounts, holds, promises
@@ -42,14 +44,6 @@ from recoup.ledger.models import Contact, Customer, Invoice
 from recoup.ledger.selectors import customer_unapplied_as_of
 
 log = logging.getLogger(__name__)
-
-
-class Transient(Exception):
-    """Worth another try later: the server was busy, down or answered 4xx."""
-
-
-class Permanent(Exception):
-    """Another try would fail the same way: a 5xx, no recipient, a template that cannot render."""
 
 
 class Nothing(Exception):
@@ -187,7 +181,7 @@ def _deliver_one(message: OutboundMessage, *, token: str, connection: Any, stand
         letter = _letter(message, standing, with_statement=statement)
         if message.channel == Channel.EMAIL:
             email = _email(message, letter, connection)
-            _send(email)
+            mail.send(email)
             sent = True
             _mark_sent(
                 message,
@@ -228,7 +222,7 @@ def _deliver_one(message: OutboundMessage, *, token: str, connection: Any, stand
                 error=f"gave up after {message.attempts} attempts: {exc}",
             )
             return "failed"
-        delay = rules.retry_delay(
+        delay = mail.retry_delay(
             message.attempts, base_seconds=settings.RECOUP_SMTP_RETRY_SECONDS, cap_seconds=6 * 3600
         )
         _finish(
@@ -447,28 +441,6 @@ def _email(message: OutboundMessage, letter: Letter, connection: Any) -> EmailMu
         filename = f"statement-{_safe(message.customer.external_id)}-{message.as_of.isoformat()}.pdf"
         email.attach(filename, render_statement_pdf(letter), "application/pdf")
     return email
-
-
-def _send(email: EmailMultiAlternatives) -> None:
-    try:
-        email.send(fail_silently=False)
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        text = "; ".join(f"{addr}: {code} {msg!r}" for addr, (code, msg) in exc.recipients.items())
-        raise (Transient if any(400 <= c < 500 for c in codes) else Permanent)(
-            f"recipients refused: {text}"
-        ) from exc
-    except smtplib.SMTPResponseException as exc:
-        error = (
-            exc.smtp_error.decode(errors="replace")
-            if isinstance(exc.smtp_error, bytes)
-            else str(exc.smtp_error)
-        )
-        raise (Transient if 400 <= exc.smtp_code < 500 else Permanent)(
-            f"SMTP {exc.smtp_code}: {error}"
-        ) from exc
-    except OSError as exc:  # refused or dropped connections, timeouts, and every other SMTPException
-        raise Transient(f"{type(exc).__name__}: {exc}") from exc
 
 
 # Recording the outcome --------------------------------------------------------------------------------------

@@ -6,15 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import Counter
-from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Model
 
 from recoup.activity.models import Promise, Task, TimelineEntry
 from recoup.activity.services import promise_create
+from recoup.disputes.demo import demo_disputes
 from recoup.disputes.models import Dispute
-from recoup.disputes.services import dispute_open
 from recoup.dunning import delivery
 from recoup.dunning.models import (
     DunningHold,
@@ -26,8 +25,6 @@ from recoup.dunning.models import (
 )
 from recoup.dunning.services import dunning_run, hold_create
 from recoup.ledger.models import Invoice
-
-DISPUTE_REASONS = ("pricing", "quantity", "damaged goods", "not received", "duplicate billing")
 
 
 @transaction.atomic
@@ -63,19 +60,10 @@ def demo_dunning(*, today: dt.date, weeks: int = 8, seed: int = 1) -> Counter[st
         .order_by("id")
     )
     rng.shuffle(overdue)
-    for invoice in overdue[:6]:
-        part = rng.random() < 0.5
-        amount = (invoice.open_amount / 2).quantize(Decimal("0.01")) if part else None
-        dispute_open(
-            actor=None,
-            invoice=invoice,
-            amount=amount,
-            reason=rng.choice(DISPUTE_REASONS),
-            note="Raised by the customer's AP team by email.",
-            opened_on=start - dt.timedelta(days=rng.randint(1, 20)),
-        )
-        counts["disputes"] += 1
-    for invoice in overdue[6:10]:
+    counts.update(demo_disputes(today=today, seed=seed))
+    disputed = set(Dispute.objects.values_list("invoice_id", flat=True))
+    overdue = [invoice for invoice in overdue if invoice.pk not in disputed]
+    for invoice in overdue[:4]:
         promise_create(
             actor=None,
             customer=invoice.customer,
@@ -85,8 +73,8 @@ def demo_dunning(*, today: dt.date, weeks: int = 8, seed: int = 1) -> Counter[st
             channel="call",
         )
         counts["promises"] += 1
-    if len(overdue) > 10:
-        hold_create(actor=None, customer=overdue[10].customer, reason="Payment plan under negotiation")
+    if len(overdue) > 4:
+        hold_create(actor=None, customer=overdue[4].customer, reason="Payment plan under negotiation")
         counts["holds"] += 1
     for week in range(weeks, -1, -1):
         dunning_run(actor=None, as_of=today - dt.timedelta(weeks=week))

@@ -181,10 +181,5 @@ def send_at(
     return dt.datetime.combine(day, local_time, tzinfo=tz)
 
 
-def retry_delay(attempt: int, *, base_seconds: int, cap_seconds: int) -> int:
-    """Exponential backoff: base, 2×base, 4×base, … after the 1st, 2nd, 3rd failed attempt, at most cap."""
-    return int(min(cap_seconds, base_seconds * 2 ** max(attempt - 1, 0)))
-
-
 def highest(levels: Sequence[LevelRule]) -> LevelRule:
     return max(levels, key=lambda level: level.position)

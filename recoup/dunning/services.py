@@ -9,11 +9,9 @@ at their new level and the outbox key (customer, level, channel, as-of date) is 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from email.utils import parseaddr
 from itertools import islice
 from typing import Any
 
@@ -26,6 +24,7 @@ from recoup.activity.models import EntryKind, TaskKind
 from recoup.activity.services import task_create, timeline_add
 from recoup.core.errors import DomainError
 from recoup.core.events import record_event
+from recoup.core.mail import message_id_domain, new_message_id
 from recoup.dunning.models import (
     DunningHold,
     DunningLevel,
@@ -170,9 +169,7 @@ def _write(run: DunningRun, plan: Plan, customers: list[CustomerPlan], actor: An
                     run=run,
                     send_at=communication.send_at,
                     language=customer_plan.customer.language or "en",
-                    message_id=f"<dunning.{uuid.uuid4().hex}@{domain}>"
-                    if communication.channel == "email"
-                    else "",
+                    message_id=new_message_id("dunning", domain) if communication.channel == "email" else "",
                 )
             )
             items_of.append(listed)
@@ -200,12 +197,6 @@ def _write(run: DunningRun, plan: Plan, customers: list[CustomerPlan], actor: An
     for customer_plan in customers:
         written.update(_actions(run, plan, customer_plan, actor))
     return written
-
-
-def message_id_domain() -> str:
-    """RECOUP_MESSAGE_ID_DOMAIN, else the domain of DEFAULT_FROM_EMAIL: replies come back to that domain."""
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-    return settings.RECOUP_MESSAGE_ID_DOMAIN or address.rpartition("@")[2] or "localhost"
 
 
 def _actions(run: DunningRun, plan: Plan, customer_plan: CustomerPlan, actor: Any) -> Counter[str]:

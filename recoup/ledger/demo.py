@@ -50,6 +50,7 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("collector", Role.COLLECTOR, "Casey", "Collector"),
     ("collector2", Role.COLLECTOR, "Chris", "Collins"),
     ("resolver", Role.RESOLVER, "Robin", "Resolver"),
+    ("resolver2", Role.RESOLVER, "Riley", "Reyes"),
     ("viewer", Role.VIEWER, "Val", "Viewer"),
 )
 DEMO_PASSWORD_PREFIX = "demo-"

@@ -11,4 +11,6 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Recoup", {"fields": ("role", "team")}))
 
 
-admin.site.register(Team)
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "manager"]

@@ -32,6 +32,10 @@ class RecoupUserManager(UserManager["User"]):
 
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    # Escalations of the team's work (a dispute past its SLA) go to this person.
+    manager = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_teams"
+    )
 
     class Meta:
         ordering = ["name"]

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 # Playwright's sync API runs an event loop in the main thread; pytest-django's DB set-up must still work.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -66,3 +67,28 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def shot(page, screenshot):
+    """A full-page screenshot taken from the top, so the sticky bar sits where it belongs."""
+
+    def take(name: str) -> Path:
+        page.evaluate("window.scrollTo(0, 0)")
+        return screenshot(name)
+
+    return take
+
+
+@pytest.fixture
+def log_in(page):
+    """log_in(base) signs in as the manager "mia" (password pw-mia-manager), whom the tests create."""
+
+    def sign_in(base: str, username: str = "mia", password: str = "pw-mia-manager") -> None:
+        page.goto(f"{base}/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{base}/customers/")
+
+    return sign_in

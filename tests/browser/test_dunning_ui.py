@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from recoup.dunning import defaults, delivery, policies, services
 from recoup.dunning.models import DunningRun, OutboundMessage
@@ -44,30 +44,11 @@ def books():
     return {"today": today, "policy": policy}
 
 
-@pytest.fixture
-def shot(page, screenshot):
-    """A full-page screenshot taken from the top, so the sticky bar sits where it belongs."""
-
-    def take(name: str) -> None:
-        page.evaluate("window.scrollTo(0, 0)")
-        screenshot(name)
-
-    return take
-
-
-def log_in(page: Page, base: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill("mia")
-    page.get_by_label("Password").fill("pw-mia-manager")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/customers/")
-
-
 def test_edit_a_template_preview_it_dry_run_and_ask_why_an_invoice_was_not_dunned(
-    page, live_server, books, shot
+    page, live_server, books, shot, log_in
 ):
     base, today = live_server.url, books["today"].isoformat()
-    log_in(page, base)
+    log_in(base)
 
     page.locator("nav.mainnav").get_by_role("link", name="Dunning").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Dunning policies")
@@ -166,7 +147,9 @@ def test_edit_a_template_preview_it_dry_run_and_ask_why_an_invoice_was_not_dunne
     shot("dunning-09-message")
 
 
-def test_a_failed_message_shows_its_error_and_a_manager_retries_it(page, live_server, books, settings, shot):
+def test_a_failed_message_shows_its_error_and_a_manager_retries_it(
+    page, live_server, books, settings, shot, log_in
+):
     # The reminder's one attempt finds no SMTP server: bound, never listening, so the connection is refused.
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.RECOUP_SMTP_MAX_ATTEMPTS = 1
@@ -182,7 +165,7 @@ def test_a_failed_message_shows_its_error_and_a_manager_retries_it(page, live_se
         # Delivered as of its send time (which a weekend may put a few days ahead).
         assert delivery.deliver_due(now=message.send_at + dt.timedelta(minutes=1)).counts == {"failed": 1}
     assert result.run is not None
-    log_in(page, live_server.url)
+    log_in(live_server.url)
     page.goto(f"{live_server.url}/dunning/outbox/")
     expect(page.locator("#status-counts .has-failed")).to_have_text("Failed 1")
     row = page.locator(f"#message-{message.pk}")

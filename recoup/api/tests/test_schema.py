@@ -24,6 +24,15 @@ def test_schema_generates_without_errors_or_warnings(tmp_path):
         "/api/v1/credit-notes/{id}/",
         "/api/v1/customers/",
         "/api/v1/customers/{id}/",
+        "/api/v1/dispute-reasons/",
+        "/api/v1/dispute-reasons/{id}/",
+        "/api/v1/disputes/",
+        "/api/v1/disputes/{id}/",
+        "/api/v1/disputes/{id}/assign/",
+        "/api/v1/disputes/{id}/attach/",
+        "/api/v1/disputes/{id}/comment/",
+        "/api/v1/disputes/{id}/resolve/",
+        "/api/v1/disputes/{id}/review/",
         "/api/v1/dunning-holds/",
         "/api/v1/dunning-holds/{id}/",
         "/api/v1/dunning-holds/{id}/release/",
@@ -44,6 +53,7 @@ def test_schema_generates_without_errors_or_warnings(tmp_path):
         "/api/v1/payments/bulk/",
         "/api/v1/payments/{id}/",
         "/api/v1/reports/aging",
+        "/api/v1/reports/disputes",
     ]
     # Ledger documents offer no delete, and allocations no edit either; an invoice's PATCH takes only its
     # dunning policy.

@@ -28,9 +28,9 @@ from aiosmtpd.controller import Controller
 from django.db import connection
 
 from config.celery import app
+from recoup.core.tests.support import Ledger, Sink, default_policy, free_port
 from recoup.dunning import services, tasks
 from recoup.dunning.models import MessageStatus, OutboundMessage
-from recoup.dunning.tests.conftest import Ledger, Sink, default_policy, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 REDIS_URL = os.environ.get("RECOUP_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -233,21 +233,20 @@ def test_sigkill_of_a_worker_mid_send_then_a_restart_delivers_every_message(brok
 # The schedule -----------------------------------------------------------------------------------------------
 
 
-def test_beat_schedules_the_daily_run_and_the_dispatcher_and_both_tasks_exist():
+def test_beat_schedules_every_periodic_job_and_each_task_exists():
     from django.conf import settings
 
     app.loader.import_default_modules()
     schedule = settings.CELERY_BEAT_SCHEDULE
 
-    assert {entry["task"] for entry in schedule.values()} == {
+    scheduled = {entry["task"] for entry in schedule.values()}
+    assert scheduled == {
         "recoup.dunning.tasks.run_daily",
         "recoup.dunning.tasks.dispatch",
+        "recoup.disputes.tasks.check_sla",
+        "recoup.core.tasks.send_notifications",
     }
-    assert {
-        "recoup.dunning.tasks.run_daily",
-        "recoup.dunning.tasks.dispatch",
-        "recoup.dunning.tasks.deliver",
-    } <= set(app.tasks)
+    assert scheduled | {"recoup.dunning.tasks.deliver"} <= set(app.tasks)
     assert str(schedule["dunning-run"]["schedule"]) == "<crontab: 0 6 * * * (m/h/dM/MY/d)>"
     assert schedule["dunning-dispatch"]["schedule"] == 60.0
 

@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from recoup.activity.models import Task, TimelineEntry
 from recoup.core.errors import DomainError
+from recoup.core.tests.support import free_port
 from recoup.dunning import delivery, services
 from recoup.dunning.models import (
     DunningRun,
@@ -22,7 +23,6 @@ from recoup.dunning.models import (
     MessageStatus,
     OutboundMessage,
 )
-from recoup.dunning.tests.conftest import free_port
 
 D = dt.date
 DUE = D(2026, 3, 2)

@@ -12,6 +12,7 @@ from django.core import mail
 from django.core.management import call_command
 
 from recoup.activity.models import Promise
+from recoup.core.models import Notification
 from recoup.disputes.models import Dispute
 from recoup.dunning.models import DunningHold, DunningRun, MessageStatus, OutboundMessage
 
@@ -31,13 +32,18 @@ def test_the_demo_seeds_a_weekly_run_history_and_sends_it_through_the_email_back
     assert {m.extra_headers["Message-ID"] for m in mail.outbox} == set(
         sent.values_list("message_id", flat=True)
     )
-    assert (Dispute.objects.count(), Promise.objects.count(), DunningHold.objects.count()) == (6, 4, 1)
+    # The demo's resolvers are told of the disputes assigned to them once the seeding commits (the test's
+    # transaction never does).
+    assert Notification.objects.filter(status="pending", key__startswith="dispute-").count() > 0
+    assert (Dispute.objects.count(), Promise.objects.count(), DunningHold.objects.count()) == (10, 4, 1)
     line = next(text for text in out.getvalue().splitlines() if text.startswith("Dunning: "))
     # A past week's reminder for an invoice the demo ledger shows paid since is cancelled when delivered.
     cancelled = OutboundMessage.objects.filter(status=MessageStatus.CANCELLED).count()
     delivered = OutboundMessage.objects.filter(status=MessageStatus.SENT).count()
     assert (
-        line == f"Dunning: {cancelled} cancelled, 6 disputes, 1 holds, 4 promises, 5 runs, {delivered} sent"
+        line
+        == f"Dunning: {cancelled} cancelled, 10 comments, 10 disputes, 1 documents, 1 holds, 3 past SLA, "
+        f"4 promises, 4 resolved, 5 runs, {delivered} sent"
     )
 
 

@@ -464,7 +464,7 @@ def test_a_letter_is_rendered_to_a_stored_pdf(books, smtp):
 
     message = OutboundMessage.objects.get()
     assert (message.channel, message.status) == ("letter", MessageStatus.SENT)
-    from recoup.dunning.tests.conftest import pdf_to_text
+    from recoup.core.tests.support import pdf_to_text
 
     with message.document.open("rb") as handle:
         text = pdf_to_text(handle.read())

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from recoup.core.mail import retry_delay
 from recoup.dunning import rules
 from recoup.dunning.rules import LevelRule, PolicyRule, Skip
 
@@ -255,6 +256,6 @@ def test_next_business_day_gives_up_on_a_calendar_without_one():
 
 
 def test_retry_delays_double_up_to_the_cap():
-    delays = [rules.retry_delay(n, base_seconds=60, cap_seconds=600) for n in range(1, 7)]
+    delays = [retry_delay(n, base_seconds=60, cap_seconds=600) for n in range(1, 7)]
 
     assert delays == [60, 120, 240, 480, 600, 600]

@@ -38,7 +38,7 @@ def test_each_reason_is_answered_in_words(books):
     customer = books.customer("WHY")
     waiting = books.invoice(customer, DUE + dt.timedelta(days=10))
     disputed = books.invoice(customer, DUE)
-    dispute_open(actor=None, invoice=disputed, opened_on=DUE)
+    dispute_open(actor=None, invoice=disputed, reason="pricing", opened_on=DUE)
     paid = books.invoice(customer, DUE)
     books.pay(paid, "100.00", DUE + dt.timedelta(days=1))
     promised = books.invoice(customer, DUE)

@@ -22,6 +22,7 @@ from recoup.activity import services as activity
 from recoup.activity.models import Task, TimelineEntry
 from recoup.core.models import Event
 from recoup.disputes import services as disputes
+from recoup.disputes.defaults import install_reasons
 from recoup.dunning import defaults, delivery, policies, services, tasks
 from recoup.dunning.models import (
     DunningHold,
@@ -1018,7 +1019,7 @@ def test_why_an_invoice_is_or_is_not_dunned(books, viewer, manager):
     policy_url = reverse("dunning-policy-detail", args=[books["policy"].pk])
     assert f'<a href="{policy_url}">Standard</a> <span class="muted">(the default policy)</span>' in html
     assert 'Reminder <span class="muted">since 2026-03-16</span>' in html
-    disputes.dispute_open(actor=manager, invoice=a2, reason="price")
+    disputes.dispute_open(actor=manager, invoice=a2, reason="pricing")
     # (The selector writes the amount unformatted, "1000.0000 USD": reported, not asserted.)
     assert explanation(panel(client, a2)).startswith(
         "Not dunned as of 2026-03-16: all of its open amount is disputed ("
@@ -1169,14 +1170,22 @@ def test_timeline_and_open_tasks(books, viewer):
         role="collector",
         invoices=[books["a1"]],
     )
+    install_reasons()
+    dispute = disputes.dispute_open(actor=None, invoice=books["a1"], reason="pricing", amount="10.00")
     response = htmx(logged_in(viewer), "get", reverse("dunning-customer-activity", args=[acme.pk]))
     html = response.content.decode()
     assert html.lstrip().startswith('<div class="columns" id="customer-activity">')
     message_url = reverse("dunning-message-detail", args=[message.pk])
     assert f'<a href="{message_url}">Email: Recoup: reminder, 1,300.00 USD overdue</a>' in html
+    dispute_url = reverse("dispute-detail", args=[dispute.pk])
+    assert f'<a href="{dispute_url}">Dispute opened on A-1: 10.00 USD (Pricing)</a>' in html
     assert tables(response)["tasks"] == [["2026-03-13", "Call Pat about A-1 Call · A-1", "Collector"]]
     entries = [e.title for e in TimelineEntry.objects.filter(customer=acme).order_by("-occurred_at", "-id")]
-    assert entries == ["Task: Call Pat about A-1", "Email: Recoup: reminder, 1,300.00 USD overdue"]
+    assert entries == [
+        "Dispute opened on A-1: 10.00 USD (Pricing)",
+        "Task: Call Pat about A-1",
+        "Email: Recoup: reminder, 1,300.00 USD overdue",
+    ]
     assert html.index("Task: Call Pat about A-1") < html.index("Email: Recoup")
     assert Task.objects.count() == 1
 

@@ -85,6 +85,10 @@ class CustomerPanelView(RoleRequiredMixin, View):
         return _panel(request, "dunning/partials/customer_dunning.html", context)
 
 
+# The page each kind of timeline entry links to, by the model behind it.
+ENTRY_PAGES = {"dunning.outboundmessage": "dunning-message-detail", "disputes.dispute": "dispute-detail"}
+
+
 class CustomerActivityView(RoleRequiredMixin, View):
     """The customer's timeline and open tasks."""
 
@@ -92,8 +96,9 @@ class CustomerActivityView(RoleRequiredMixin, View):
         customer = get_object_or_404(Customer, pk=pk)
         entries = list(activity_selectors.customer_timeline(customer=customer))
         for entry in entries:
-            if entry.source_type == "dunning.outboundmessage" and entry.source_id.isdigit():
-                entry.link = reverse("dunning-message-detail", args=[int(entry.source_id)])  # type: ignore[attr-defined]
+            page = ENTRY_PAGES.get(entry.source_type)
+            if page is not None and entry.source_id.isdigit():
+                entry.link = reverse(page, args=[int(entry.source_id)])  # type: ignore[attr-defined]
         context = {
             "nav": "customers",
             "customer": customer,

@@ -77,7 +77,7 @@ def test_small_demo_obeys_every_ledger_invariant():
         "write_offs": 26,
         "reversals": 1,
         "fx_rates": 1054,
-        "users": 6,
+        "users": 7,
     }
     assert ledger_counts() == {
         "Customer": 40,
@@ -192,6 +192,7 @@ def test_demo_users_one_per_role_with_working_passwords():
         ("collector", "collector", "demo-collector"),
         ("collector2", "collector", "demo-collector2"),
         ("resolver", "resolver", "demo-resolver"),
+        ("resolver2", "resolver", "demo-resolver2"),
         ("viewer", "viewer", "demo-viewer"),
     ]
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
@@ -254,7 +255,7 @@ def test_command_seeds_records_one_event_and_prints_the_logins():
         "write_offs": 26,
         "reversals": 1,
         "fx_rates": 1054,
-        "users": 6,
+        "users": 7,
     }
     assert Event.objects.count() == 1
 
@@ -297,7 +298,7 @@ def test_reset_deletes_reversals_first_and_replaces_the_data():
         "75 contacts, 40 customers, 1054 fx rates\n"
     )
     assert ledger_counts()["Invoice"] == 1400
-    assert User.objects.count() == 6
+    assert User.objects.count() == 7
     assert list(Event.objects.order_by("id").values_list("verb", flat=True)) == [
         "demo.seeded",
         "ledger.reset",

@@ -1,5 +1,6 @@
-"""Dunning test fixtures: a real SMTP server on loopback (aiosmtpd), the default policy, a ledger builder, and
-readers that take apart what arrived the way a mail client would (MIME parts, recipients, PDF text)."""
+"""Fixtures every app's tests share (conftest.py loads this as a plugin): a real SMTP server on loopback
+(aiosmtpd), the default dunning policy, a ledger builder, and readers that take apart what arrived the way a
+mail client would (MIME parts, recipients, PDF text)."""
 
 from __future__ import annotations
 
