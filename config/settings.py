@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "recoup.dunning",
     "recoup.disputes",
     "recoup.activity",
+    "recoup.reports",
     "recoup.api",
 ]
 

@@ -14,7 +14,7 @@ from recoup.api.views.dunning import (
     DunningRunViewSet,
     OutboundMessageViewSet,
 )
-from recoup.api.views.reports import AgingReportView
+from recoup.api.views.reports import AgingReportView, KpiReportView
 
 router = DefaultRouter()
 router.register("customers", CustomerViewSet, basename="customer")
@@ -39,6 +39,11 @@ class AgingReportSlashView(AgingReportView):
 
 
 @extend_schema(exclude=True)
+class KpiReportSlashView(KpiReportView):
+    """The same report with a trailing slash; documented once, without it."""
+
+
+@extend_schema(exclude=True)
 class DisputeMetricsSlashView(DisputeMetricsView):
     """The same figures with a trailing slash; documented once, without it."""
 
@@ -46,6 +51,8 @@ class DisputeMetricsSlashView(DisputeMetricsView):
 urlpatterns = [
     path("reports/aging", AgingReportView.as_view(), name="aging-report"),
     path("reports/aging/", AgingReportSlashView.as_view(), name="aging-report-slash"),
+    path("reports/kpis", KpiReportView.as_view(), name="kpi-report"),
+    path("reports/kpis/", KpiReportSlashView.as_view(), name="kpi-report-slash"),
     path("reports/disputes", DisputeMetricsView.as_view(), name="dispute-metrics"),
     path("reports/disputes/", DisputeMetricsSlashView.as_view(), name="dispute-metrics-slash"),
     *router.urls,

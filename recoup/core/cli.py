@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 
-from django.core.management.base import CommandError
 
-
-def as_of_argument(text: str) -> dt.date:
-    """argparse `type=` of an `--as-of YYYY-MM-DD` option: anything else is a clear error, not a traceback."""
+def date_argument(text: str) -> dt.date:
+    """argparse `type=` of a YYYY-MM-DD option. An ArgumentTypeError, not a CommandError: argparse runs it
+    before Django's error handling, so only its own error becomes a clear message naming the option on the
+    command line (and a CommandError under call_command), never a traceback."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise CommandError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)") from exc
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (expected YYYY-MM-DD)") from exc

@@ -30,7 +30,7 @@ class ContactInline(admin.TabularInline):
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["external_id", "name", "currency", "collector", "on_hold", "do_not_dun"]
-    list_filter = ["currency", "on_hold", "do_not_dun", "collector"]
+    list_filter = ["currency", "segment", "on_hold", "do_not_dun", "collector"]
     search_fields = ["external_id", "name"]
     inlines = [ContactInline]
 

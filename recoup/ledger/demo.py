@@ -91,6 +91,14 @@ COUNTRIES = {
     "GB": ("GBP", "Europe/London", "en", "Ltd", "UK", "+44 20"),
 }
 CURRENCY_SHARE = {"USD": 70, "EUR": 18, "GBP": 12}  # percent of customers
+# Segments follow the credit limit, in thousands: big accounts, mid-market, small business.
+SEGMENTS = {
+    10: "Small business",
+    25: "Small business",
+    50: "Mid-market",
+    100: "Mid-market",
+    250: "Enterprise",
+}
 # Starting rates, in millionths of a USD per unit, and a daily random walk.
 FX_START = {"EUR": 1_085_000, "GBP": 1_265_000}
 
@@ -316,6 +324,7 @@ def _plan_customers(
             collector=collectors[i % len(collectors)] if collectors and rng.random() > 0.1 else None,
             on_hold=behaviour.name in {"chronic_late", "never_pays"} and rng.random() < 0.3,
             do_not_dun=behaviour.name == "dispute_prone" and rng.random() < 0.15,
+            segment=SEGMENTS[limit_units],
         )
         customers.append(customer)
         behaviours.append(behaviour)

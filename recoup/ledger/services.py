@@ -44,6 +44,7 @@ CUSTOMER_FIELDS = (
     "language",
     "on_hold",
     "do_not_dun",
+    "segment",
     "dunning_policy",
 )
 

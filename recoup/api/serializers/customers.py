@@ -87,6 +87,7 @@ class CustomerSerializer(QuantizedAmountsSerializer):
             "language",
             "on_hold",
             "do_not_dun",
+            "segment",
             "dunning_policy",
             "contacts",
             "created_at",

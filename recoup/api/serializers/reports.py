@@ -1,12 +1,14 @@
-"""The aging report's query parameters and its JSON shape (for the OpenAPI schema)."""
+"""The reports' query parameters and their JSON shapes (for the OpenAPI schema): aging and KPIs."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
+from recoup.api.serializers.dunning import AHEAD_DAYS, EARLIEST_AS_OF, check_as_of
 from recoup.ledger.aging import BASES, GROUPINGS
 from recoup.ledger.rules import DEFAULT_BUCKETS, BucketError, parse_buckets
 
@@ -73,4 +75,68 @@ class AgingReportSerializer(serializers.Serializer):
     total = AgingRowSerializer()
 
     def to_representation(self, instance: Any) -> Any:  # documentation only: the view returns report_as_dict
+        return instance
+
+
+# KPIs -------------------------------------------------------------------------------------------------------
+
+
+class KpiParamsSerializer(serializers.Serializer):
+    # "from" is a Python keyword, so that parameter is declared through the class namespace.
+    locals()["from"] = serializers.DateField(
+        help_text=f"The first day of the period, YYYY-MM-DD, from {EARLIEST_AS_OF} on."
+    )
+    to = serializers.DateField(
+        help_text=f"The last day of the period, YYYY-MM-DD, at most {AHEAD_DAYS} days after today."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        latest = timezone.localdate() + dt.timedelta(days=AHEAD_DAYS)
+        for name in ("from", "to"):
+            try:
+                check_as_of(attrs[name], latest=latest)
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({name: exc.detail}) from exc
+        if attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"from": ["The period ends before it starts."]})
+        return {"start": attrs["from"], "end": attrs["to"]}
+
+
+class KpiPeriodSerializer(serializers.Serializer):
+    locals()["from"] = serializers.DateField()
+    to = serializers.DateField()
+
+
+def _figure(help_text: str) -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+def _amount(help_text: str) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=19, decimal_places=4, help_text=help_text)
+
+
+class KpiReportSerializer(serializers.Serializer):
+    """Amounts are strings in the base currency's minor unit; days and percentages are numbers rounded to 2
+    decimals, null when their denominator is zero. Formulas: docs/reports.md."""
+
+    period = KpiPeriodSerializer(help_text="The period, both days included.")
+    days = serializers.IntegerField(help_text="Days in the period: to − from + 1.")
+    currency = serializers.CharField(help_text="The base currency every amount is converted to.")
+    begin_ar = _amount("Open AR at the end of the day before `from`.")
+    credit_sales = _amount("Invoices issued in the period, each at the rate of its issue date.")
+    end_ar = _amount("Open AR at the end of `to`.")
+    end_current_ar = _amount("What of end AR is not yet due (0 days past due or fewer).")
+    collected = _amount("Payments received in the period, each at the rate of its date.")
+    dso = _figure("end AR ÷ credit sales × days.")
+    countback_dso = _figure("end AR counted back over the calendar months' credit sales, newest first.")
+    bpdso = _figure("end current AR ÷ credit sales × days.")
+    add = _figure("DSO − BPDSO.")
+    cei = _figure(
+        "(begin AR + credit sales − end AR) ÷ (begin AR + credit sales − end current AR) × 100, "
+        "not divided by a number of months."
+    )
+    pct_current = _figure("end current AR ÷ end AR × 100.")
+    pct_over_90 = _figure("AR more than 90 days past due ÷ end AR × 100.")
+
+    def to_representation(self, instance: Any) -> Any:  # documentation only: the view returns as_dict()
         return instance

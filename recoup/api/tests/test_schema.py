@@ -54,6 +54,7 @@ def test_schema_generates_without_errors_or_warnings(tmp_path):
         "/api/v1/payments/{id}/",
         "/api/v1/reports/aging",
         "/api/v1/reports/disputes",
+        "/api/v1/reports/kpis",
     ]
     # Ledger documents offer no delete, and allocations no edit either; an invoice's PATCH takes only its
     # dunning policy.

@@ -1,4 +1,5 @@
-"""GET /api/v1/reports/aging: the aging report in JSON, or CSV with ?format=csv."""
+"""GET /api/v1/reports/aging: the aging report in JSON, or CSV with ?format=csv.
+GET /api/v1/reports/kpis: the KPIs of a period, in JSON."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recoup.api.serializers.reports import AgingParamsSerializer, AgingReportSerializer
+from recoup.api.serializers.reports import (
+    AgingParamsSerializer,
+    AgingReportSerializer,
+    KpiParamsSerializer,
+    KpiReportSerializer,
+)
 from recoup.ledger.aging import aging_report, report_as_csv, report_as_dict
+from recoup.reports.selectors import kpis
+from recoup.users.models import READ_ROLES
 
 
 class CSVRenderer(BaseRenderer):
@@ -62,3 +70,17 @@ class AgingReportView(APIView):
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
         return super().handle_exception(exc)
+
+
+class KpiReportView(APIView):
+    """The KPIs of the period from–to, both days included, in the base currency: DSO, countback DSO, BPDSO,
+    ADD, CEI, % current, % over 90 days, and the AR, credit sales and collections behind them. The same report
+    as `recoup kpis --format json`; every formula is in docs/reports.md."""
+
+    read_roles = READ_ROLES
+
+    @extend_schema(parameters=[KpiParamsSerializer], responses={200: KpiReportSerializer})
+    def get(self, request: Request) -> Response:
+        params = KpiParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(kpis(**params.validated_data).as_dict())

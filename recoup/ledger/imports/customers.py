@@ -24,7 +24,16 @@ CONTACT = Contact._meta.db_table
 USER = User._meta.db_table
 
 # Optional fields with a model default for new customers; the others default to NULL.
-_DEFAULTED = ("currency", "payment_terms_days", "timezone", "country", "language", "on_hold", "do_not_dun")
+_DEFAULTED = (
+    "currency",
+    "payment_terms_days",
+    "timezone",
+    "country",
+    "language",
+    "on_hold",
+    "do_not_dun",
+    "segment",
+)
 _NULLABLE = ("credit_limit", "collector_id", "dunning_policy_id")
 _OPTIONAL = (*_DEFAULTED, *_NULLABLE)
 

@@ -68,6 +68,7 @@ SCHEMAS: dict[str, tuple[Field, ...]] = {
         Field("on_hold", "bool"),
         Field("do_not_dun", "bool"),
         Field("dunning_policy", "text", max_length=100),
+        Field("segment", "text", max_length=64),
     ),
     "invoices": (
         Field("external_id", "text", required=True),

@@ -98,6 +98,16 @@ def test_customers_import_every_field_and_set_the_ap_contact(collector):
     assert (event.verb, event.data["created"], event.data["contacts_created"]) == ("import.customers", 3, 1)
 
 
+def test_a_customers_segment_is_imported_kept_when_empty_and_changed_when_given(tmp_path):
+    run("customers", csv(tmp_path, "external_id,name,segment\nS1,Seg One,Enterprise\nS2,Seg Two,\n"))
+    run("customers", csv(tmp_path, "external_id,name,segment\nS1,Seg One,\nS2,Seg Two,Retail\n"))
+
+    assert list(Customer.objects.order_by("external_id").values_list("segment", flat=True)) == [
+        "Enterprise",  # an empty cell keeps what is there
+        "Retail",
+    ]
+
+
 def test_invoices_import_exactly_with_the_customer_currency_as_default(ledger):
     invoices = {i.external_id: i for i in Invoice.objects.select_related("customer")}
 

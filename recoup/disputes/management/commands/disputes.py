@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from recoup.core.cli import as_of_argument
+from recoup.core.cli import date_argument
 from recoup.core.errors import DomainError
 from recoup.disputes import selectors, services
 
@@ -19,11 +19,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
         check = actions.add_parser("check-sla", help="escalate every open dispute past its SLA, once")
-        check.add_argument("--as-of", type=as_of_argument, default=None, help="YYYY-MM-DD; default today")
+        check.add_argument("--as-of", type=date_argument, default=None, help="YYYY-MM-DD; default today")
         metrics = actions.add_parser("metrics", help="cycle time, SLA hit rate, open disputes, overdue share")
-        metrics.add_argument("--as-of", type=as_of_argument, default=None, help="YYYY-MM-DD; default today")
-        metrics.add_argument("--from", dest="start", type=as_of_argument, default=None)
-        metrics.add_argument("--to", dest="end", type=as_of_argument, default=None)
+        metrics.add_argument("--as-of", type=date_argument, default=None, help="YYYY-MM-DD; default today")
+        metrics.add_argument("--from", dest="start", type=date_argument, default=None)
+        metrics.add_argument("--to", dest="end", type=date_argument, default=None)
         metrics.add_argument("--format", choices=("table", "json"), default="table")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from recoup.core.cli import as_of_argument
+from recoup.core.cli import date_argument
 from recoup.core.errors import DomainError
 from recoup.dunning import delivery, policies, services, tasks
 from recoup.dunning.models import DunningPolicy
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         run = actions.add_parser(
             "run", help="move invoices up their levels as of a date and queue the messages"
         )
-        run.add_argument("--as-of", type=as_of_argument, default=None, help="YYYY-MM-DD; default today")
+        run.add_argument("--as-of", type=date_argument, default=None, help="YYYY-MM-DD; default today")
         run.add_argument("--dry-run", action="store_true", help="show what would go out; change nothing")
         actions.add_parser("send", help="deliver every outbox message whose send time has passed")
         policy = actions.add_parser("policy", help="policies as YAML files")

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from recoup.core.cli import as_of_argument
+from recoup.core.cli import date_argument
 from recoup.core.errors import DomainError
 from recoup.ledger.aging import aging_report, report_as_csv, report_as_dict, report_as_table
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
     help = "Aging of open receivables as of a date, in the base currency."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--as-of", type=as_of_argument, default=None, help="YYYY-MM-DD (default: today)")
+        parser.add_argument("--as-of", type=date_argument, default=None, help="YYYY-MM-DD (default: today)")
         parser.add_argument("--by", choices=["customer", "total"], default="customer")
         parser.add_argument("--basis", choices=["due", "invoice"], default="due")
         parser.add_argument(
