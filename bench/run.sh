@@ -6,7 +6,8 @@
 # 1. generates the ledger with ../shared/bench/gen_ledger.py unless BENCH_DATA already holds it;
 # 2. recreates and migrates the app database, imports customers, invoices and payments with bench/mappings/
 #    (import rate and peak RSS), VACUUM ANALYZE, then times the project's aging service and API request in-process;
-# 3. times dunning on the same database: a run's planning, PDF statements, delivery through two Celery
+# 3. times the reports (KPIs per quarter, the dashboard's JSON endpoints, 36 month-end snapshots;
+#    bench/reports_bench.py), then dunning on the same database: a run's planning, PDF statements, delivery through two Celery
 #    worker processes on Redis to an aiosmtpd sink (bench/dunning_bench.py);
 # 4. loads the same files into plain tables of a scratch database and re-measures the anchors;
 # 5. prints the summary table. Raw figures: bench/results/<timestamp>.jsonl.
@@ -19,6 +20,7 @@
 #   BENCH_REPEAT=5 BENCH_WARMUP=1   counted and warm-up runs of each timed step
 #   BENCH_SKIP_IMPORT=1       keep the app database as it is (already imported) and only time aging
 #   BENCH_SKIP_ANCHORS=1      skip the anchors;  BENCH_SKIP_PANDAS=1  skip only the slow pandas anchor
+#   BENCH_SKIP_REPORTS=1      skip the reports benchmark (KPIs, dashboard endpoints, snapshots)
 #   BENCH_SKIP_DUNNING=1      skip the dunning benchmark; BENCH_DUNNING_DELIVER=3000 messages per delivery run
 #   BENCH_BROKER=redis://127.0.0.1:6379/13   the Redis database the dunning delivery's workers use
 # Run nothing else heavy meanwhile: every figure is a wall-clock time.
@@ -73,6 +75,12 @@ if [[ -z ${BENCH_SKIP_IMPORT:-} ]]; then
 fi
 say "aging (in-process, project service and API)"
 "$PY" -m bench.aging_bench
+
+if [[ -z ${BENCH_SKIP_REPORTS:-} ]]; then
+    say "reports (KPIs for four quarters, the dashboard's JSON endpoints, 36 month-end snapshots)"
+    "$RECOUP" migrate -v0   # the reports tables, for a database imported before they existed
+    "$PY" -m bench.reports_bench
+fi
 
 if [[ -z ${BENCH_SKIP_DUNNING:-} ]]; then
     say "dunning (planning, PDF statements, delivery by two Celery worker processes to aiosmtpd)"

@@ -174,6 +174,15 @@ CELERY_TIMEZONE = TIME_ZONE
 # `recoup dunning send` (docs/operations.md).
 _RUN_HOUR, _RUN_MINUTE = env_time("RECOUP_DUNNING_RUN_AT", "06:00")
 _SLA_HOUR, _SLA_MINUTE = env_time("RECOUP_DISPUTE_SLA_CHECK_AT", "07:00")
+# The weekly summary email to managers and admins (docs/reports.md): on by default, on this day of the week
+# (mon … sun) at this time (HH:MM, TIME_ZONE), about the ISO week before.
+RECOUP_WEEKLY_SUMMARY = env_bool("RECOUP_WEEKLY_SUMMARY", default=True)
+RECOUP_WEEKLY_SUMMARY_DAY = env_str("RECOUP_WEEKLY_SUMMARY_DAY", "mon").strip().lower()
+if RECOUP_WEEKLY_SUMMARY_DAY not in {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}:
+    raise ImproperlyConfigured(
+        f"RECOUP_WEEKLY_SUMMARY_DAY must be a day of the week (mon … sun), not {RECOUP_WEEKLY_SUMMARY_DAY!r}."
+    )
+_SUMMARY_HOUR, _SUMMARY_MINUTE = env_time("RECOUP_WEEKLY_SUMMARY_AT", "07:30")
 CELERY_BEAT_SCHEDULE = {
     "dunning-run": {
         "task": "recoup.dunning.tasks.run_daily",
@@ -185,7 +194,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=_SLA_HOUR, minute=_SLA_MINUTE),
     },
     "notifications-send": {"task": "recoup.core.tasks.send_notifications", "schedule": 60.0},
+    # The month that ended yesterday, stored as reported (`recoup reports snapshots` rebuilds older ones).
+    "reports-month-end-snapshot": {
+        "task": "recoup.reports.tasks.snapshot_month_end",
+        "schedule": crontab(day_of_month="1", hour="1", minute="0"),
+    },
 }
+if RECOUP_WEEKLY_SUMMARY:
+    CELERY_BEAT_SCHEDULE["reports-weekly-summary"] = {
+        "task": "recoup.reports.tasks.weekly_summary",
+        "schedule": crontab(
+            day_of_week=RECOUP_WEEKLY_SUMMARY_DAY, hour=_SUMMARY_HOUR, minute=_SUMMARY_MINUTE
+        ),
+    }
 
 # Outbound email
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

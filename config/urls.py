@@ -8,4 +8,6 @@ urlpatterns = [
     path("", include("recoup.ledger.urls")),
     path("", include("recoup.dunning.urls")),
     path("", include("recoup.disputes.urls")),
+    path("", include("recoup.reports.urls")),
+    path("", include("recoup.reports.export_urls")),
 ]

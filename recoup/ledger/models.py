@@ -32,7 +32,8 @@ class Customer(TimeStamped):
     on_hold = models.BooleanField(default=False, help_text="Credit hold: no new orders")
     do_not_dun = models.BooleanField(default=False, help_text="Never send reminders")
     # A free label the finance team groups customers by in reports ("Enterprise", "Retail", "Public sector").
-    segment = models.CharField(max_length=64, blank=True, default="")
+    # A database default too: rows written by raw SQL (imports, older migrations' models) get "" as well.
+    segment = models.CharField(max_length=64, blank=True, default="", db_default="")
     # Dunning reads these; empty means the invoice's, else the customer's, else the default policy applies.
     dunning_policy = models.ForeignKey(
         "dunning.DunningPolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="customers"

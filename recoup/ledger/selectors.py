@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     Count,
+    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -20,11 +21,12 @@ from django.db.models import (
     Value,
     Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 
 from recoup.core.models import AmountField
 from recoup.core.money import quantize
 from recoup.ledger.models import Allocation, CreditNote, Customer, FxRate, Invoice, Payment
+from recoup.ledger.rules import DEFAULT_BUCKETS, bucket_labels
 
 ZERO = Decimal(0)
 
@@ -83,9 +85,75 @@ CUSTOMER_SORTS: dict[str, tuple[str, ...]] = {
 _AMOUNT = AmountField()
 
 
-def customer_list(*, today: dt.date, search: str = "", sort: str = "-balance") -> QuerySet[Customer]:
+# Drill-down filters: the dashboard links to the customers and invoices behind a figure with these. ----------
+
+# Days past due of each aging bucket label (rules.bucket_labels): (fewest, most), None where open-ended.
+DPD_BANDS: dict[str, tuple[int | None, int | None]] = dict(
+    zip(
+        bucket_labels(DEFAULT_BUCKETS),
+        zip([None, 1, *(b + 1 for b in DEFAULT_BUCKETS)], [0, *DEFAULT_BUCKETS, None], strict=True),
+        strict=True,
+    )
+)
+UNASSIGNED = "none"  # the `collector` of customers no collector works
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """Which customers a list shows, the dashboard's filter bar as the lists take it. `collector` is a user
+    id or UNASSIGNED; `currency` the customer's currency. The empty filter keeps every customer."""
+
+    collector: int | str | None = None
+    team: int | None = None
+    segment: str = ""
+    currency: str = ""
+
+    def q(self, prefix: str = "") -> Q:
+        conditions = Q()
+        if self.collector == UNASSIGNED:
+            conditions &= Q(**{f"{prefix}collector__isnull": True})
+        elif self.collector is not None:
+            conditions &= Q(**{f"{prefix}collector_id": self.collector})
+        if self.team is not None:
+            conditions &= Q(**{f"{prefix}collector__team_id": self.team})
+        if self.segment:
+            conditions &= Q(**{f"{prefix}segment": self.segment})
+        if self.currency:
+            conditions &= Q(**{f"{prefix}currency": self.currency.upper()})
+        return conditions
+
+
+def band_name(band: str) -> str:
+    """current → Current, 1-30 → 1–30, 120+ → Over 120: a bucket label as a person reads it."""
+    if band == "current":
+        return "Current"
+    if band.endswith("+"):
+        return f"Over {band[:-1]}"
+    return band.replace("-", "–")
+
+
+def due_range(band: str, as_of: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The due dates of the invoices `band` days past due on `as_of` (an aging label: current, 1-30, …, 120+),
+    as (earliest, latest), None where open-ended: d days past due means due on as_of − d."""
+    fewest, most = DPD_BANDS[band]
+    latest = as_of - dt.timedelta(days=fewest) if fewest is not None else None
+    earliest = as_of - dt.timedelta(days=most) if most is not None else None
+    return earliest, latest
+
+
+def customer_list(
+    *,
+    today: dt.date,
+    search: str = "",
+    sort: str = "-balance",
+    scope: CustomerFilter | None = None,
+    overdue_only: bool = False,
+    paid_from: dt.date | None = None,
+    paid_to: dt.date | None = None,
+) -> QuerySet[Customer]:
     """Customers with `balance` (open amount) and `overdue` (open amount due before `today`), both in the
     customer's currency, and `other_currency_invoices` (open invoices in another currency, left out of both).
+    The filters (customer_filter) keep the customers of a dashboard figure.
 
     One query. Each sum is a correlated subquery over the partial index of open invoices (an index-only scan
     per customer), not a join grouped by customer: with 100k customers and 2M invoices on PostgreSQL the
@@ -106,7 +174,41 @@ def customer_list(*, today: dt.date, search: str = "", sort: str = "-balance") -
             Value(0),
         ),
     )
-    return customer_search(customers, search).order_by(*CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["-balance"]))
+    filtered = customer_filter(
+        customer_search(customers, search),
+        today=today,
+        scope=scope,
+        overdue_only=overdue_only,
+        paid_from=paid_from,
+        paid_to=paid_to,
+    )
+    return filtered.order_by(*CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["-balance"]))
+
+
+def customer_filter(
+    customers: QuerySet[Customer],
+    *,
+    today: dt.date,
+    scope: CustomerFilter | None = None,
+    overdue_only: bool = False,
+    paid_from: dt.date | None = None,
+    paid_to: dt.date | None = None,
+) -> QuerySet[Customer]:
+    """The customers in `scope`; with `overdue_only`, those with an open invoice (any currency) due before
+    `today`; with `paid_from`/`paid_to`, those with a payment dated in that range."""
+    if scope is not None:
+        customers = customers.filter(scope.q())
+    if overdue_only:
+        overdue = Invoice.objects.filter(customer=OuterRef("pk"), open_amount__gt=0, due_date__lt=today)
+        customers = customers.filter(Exists(overdue))
+    if paid_from or paid_to:
+        payments = Payment.objects.filter(customer=OuterRef("pk"))
+        if paid_from:
+            payments = payments.filter(date__gte=paid_from)
+        if paid_to:
+            payments = payments.filter(date__lte=paid_to)
+        customers = customers.filter(Exists(payments))
+    return customers
 
 
 def _open_sum(invoices: QuerySet[Invoice, Any]) -> Coalesce:
@@ -170,15 +272,49 @@ def invoice_list(
     due_from: dt.date | None = None,
     due_to: dt.date | None = None,
     currency: str = "",
+    scope: CustomerFilter | None = None,
+    band: str = "",
+    as_of: dt.date | None = None,
 ) -> QuerySet[Invoice]:
-    """Invoices with their customer, filtered; `customer` matches an external id exactly or a name in part."""
+    """Invoices with their customer, filtered; `customer` matches an external id exactly or a name in part.
+
+    The dashboard's drill-downs add `scope` (the customers' collector, team, segment and currency), `band`
+    (an aging label: days past due on `as_of`, else `today`) and `as_of`: the invoices open at the end of that
+    day (issued by then, amount − the allocations dated on or before it > 0, as aging counts them), each with
+    `open_on`, its open amount then. `as_of` replaces `status`.
+    """
     invoices = Invoice.objects.select_related("customer")
-    if status == "open":
+    if as_of is not None:
+        applied = (
+            Allocation.objects.filter(invoice=OuterRef("pk"), date__lte=as_of)
+            .order_by()
+            .values("invoice")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        open_on = F("amount") - Coalesce(Subquery(applied, output_field=_AMOUNT), Value(ZERO))
+        # Rounded as aging rounds it: SQLite sums decimals in binary floating point.
+        invoices = invoices.filter(issue_date__lte=as_of).annotate(
+            open_on=Round(ExpressionWrapper(open_on, output_field=_AMOUNT), 4)
+        )
+        invoices = invoices.filter(open_on__gt=0)
+    elif status == "open":
         invoices = invoices.filter(open_amount__gt=0)
     elif status == "closed":
         invoices = invoices.filter(open_amount=0)
+    reference = as_of or today
     if overdue_only:
-        invoices = invoices.filter(open_amount__gt=0, due_date__lt=today)
+        invoices = invoices.filter(due_date__lt=reference)
+        if as_of is None:
+            invoices = invoices.filter(open_amount__gt=0)
+    if band:
+        earliest, latest = due_range(band, reference)
+        if earliest is not None:
+            invoices = invoices.filter(due_date__gte=earliest)
+        if latest is not None:
+            invoices = invoices.filter(due_date__lte=latest)
+    if scope is not None:
+        invoices = invoices.filter(scope.q("customer__"))
     if customer.strip():
         invoices = invoices.filter(
             Q(customer__external_id__iexact=customer.strip()) | Q(customer__name__icontains=customer.strip())

@@ -140,23 +140,30 @@ class KpiReport:
         }
 
 
-def kpis(*, start: dt.date, end: dt.date) -> KpiReport:
+def kpis(*, start: dt.date, end: dt.date, customer_ids: Sequence[int] | None = None) -> KpiReport:
     """The KPIs of [start, end]: two aging reports by total, a GROUP BY of the invoices and one of the
     payments (plus one of the older invoices when the countback reaches before start's month), and the FX
-    rates of those days. The number of queries does not depend on the ledger's size."""
+    rates of those days. The number of queries does not depend on the ledger's size.
+
+    `customer_ids` limits every figure to those customers (Scope.customer_ids()); None is every customer."""
     _check_period(start, end)
     base = settings.BASE_CURRENCY
-    begin = _aging(as_of=start - dt.timedelta(days=1), field="from")
-    closing = _aging(as_of=end, field="to")
+    begin = _aging(as_of=start - dt.timedelta(days=1), field="from", customer_ids=customer_ids)
+    closing = _aging(as_of=end, field="to", customer_ids=customer_ids)
     buckets = closing.total.buckets
     # Invoices issued from the first day of start's month: the period's sales and the countback's first
     # months come from one query.
     recent_from = start.replace(day=1)
-    recent = _day_sums(Invoice, "issue_date", since=recent_from, until=end)
+    recent = _day_sums(Invoice, "issue_date", since=recent_from, until=end, customer_ids=customer_ids)
     recent_rates = _RateBook(since=recent_from, until=end)
     credit_sales = quantize(recent_rates.convert(row for row in recent if row.day >= start), base)
     months = _countback_months(
-        end_ar=closing.total.total, end=end, since=recent_from, recent=recent, rates=recent_rates
+        end_ar=closing.total.total,
+        end=end,
+        since=recent_from,
+        recent=recent,
+        rates=recent_rates,
+        customer_ids=customer_ids,
     )
     return KpiReport(
         start=start,
@@ -167,17 +174,17 @@ def kpis(*, start: dt.date, end: dt.date) -> KpiReport:
         end_ar=closing.total.total,
         end_current_ar=buckets[0],
         end_over_90_ar=sum(buckets[OVER_FROM:], quantize(ZERO, base)),
-        collected=collected(start=start, end=end),
+        collected=collected(start=start, end=end, customer_ids=customer_ids),
         countback_months=tuple(months),
         begin_rates=tuple(begin.rates),
         end_rates=tuple(closing.rates),
     )
 
 
-def collected(*, start: dt.date, end: dt.date) -> Decimal:
+def collected(*, start: dt.date, end: dt.date, customer_ids: Sequence[int] | None = None) -> Decimal:
     """The payments received in [start, end] (by payment date, applied or not), each day's at its rate."""
     _check_period(start, end)
-    rows = _day_sums(Payment, "date", since=start, until=end)
+    rows = _day_sums(Payment, "date", since=start, until=end, customer_ids=customer_ids)
     return quantize(_RateBook(since=start, until=end).convert(rows), settings.BASE_CURRENCY)
 
 
@@ -188,9 +195,33 @@ class CollectionPoint(NamedTuple):
     amount: Decimal
 
 
-def collections(*, start: dt.date, end: dt.date, by: str = "day") -> list[CollectionPoint]:
+def collections(
+    *, start: dt.date, end: dt.date, by: str = "day", customer_ids: Sequence[int] | None = None
+) -> list[CollectionPoint]:
     """The payments received per day, ISO week or calendar month of [start, end], oldest first, with every
     day, week or month of the period present (zero when nothing came in). Each point is rounded on its own."""
+    return _series(Payment, "date", start=start, end=end, by=by, customer_ids=customer_ids)
+
+
+def credit_sales_series(
+    *, start: dt.date, end: dt.date, by: str = "month", customer_ids: Sequence[int] | None = None
+) -> list[CollectionPoint]:
+    """The credit sales (invoices by issue date, at their full amount, each at the rate of its issue date)
+    per day, ISO week or calendar month of [start, end], in the points `collections` gives. A month's point is
+    the `credit_sales` that kpis() reports for that month."""
+    return _series(Invoice, "issue_date", start=start, end=end, by=by, customer_ids=customer_ids)
+
+
+def _series(
+    model: type[Model],
+    date_field: str,
+    *,
+    start: dt.date,
+    end: dt.date,
+    by: str,
+    customer_ids: Sequence[int] | None,
+) -> list[CollectionPoint]:
+    """One GROUP BY per currency and day of [start, end], summed into the spans of `by`; two rate queries."""
     _check_period(start, end)
     if by not in rules.SERIES:
         raise DomainError(f"by must be one of {', '.join(rules.SERIES)}", field="by")
@@ -198,7 +229,7 @@ def collections(*, start: dt.date, end: dt.date, by: str = "day") -> list[Collec
     spans = rules.series_spans(start=start, end=end, by=by)
     starts = [span.start for span in spans]
     per_span: list[list[DaySum]] = [[] for _ in spans]
-    for row in _day_sums(Payment, "date", since=start, until=end):
+    for row in _day_sums(model, date_field, since=start, until=end, customer_ids=customer_ids):
         per_span[bisect_right(starts, row.day) - 1].append(row)
     rates = _RateBook(since=start, until=end)
     return [
@@ -217,18 +248,30 @@ def _check_period(start: dt.date, end: dt.date) -> None:
         raise DomainError("The period ends before it starts.", field="from")
 
 
-def _aging(*, as_of: dt.date, field: str) -> AgingReport:
+def _aging(*, as_of: dt.date, field: str, customer_ids: Sequence[int] | None = None) -> AgingReport:
     try:
-        return aging_report(as_of=as_of, by="total", basis="due", buckets=KPI_BUCKETS)
+        return aging_report(
+            as_of=as_of, by="total", basis="due", buckets=KPI_BUCKETS, customer_ids=customer_ids
+        )
     except DomainError as exc:  # a missing FX rate names the KPI parameter, not aging's as_of
         raise DomainError(exc.message, field=field, code=exc.code) from exc
 
 
-def _day_sums(model: type[Model], date_field: str, *, since: dt.date | None, until: dt.date) -> list[DaySum]:
-    """Amounts per currency and day of the documents dated in [since, until] (since=None: from the first)."""
+def _day_sums(
+    model: type[Model],
+    date_field: str,
+    *,
+    since: dt.date | None,
+    until: dt.date,
+    customer_ids: Sequence[int] | None = None,
+) -> list[DaySum]:
+    """Amounts per currency and day of the documents dated in [since, until] (since=None: from the first),
+    of the customers `customer_ids` (None: every customer)."""
     documents = model._default_manager.filter(**{f"{date_field}__lte": until})
     if since is not None:
         documents = documents.filter(**{f"{date_field}__gte": since})
+    if customer_ids is not None:
+        documents = documents.filter(customer_id__in=list(customer_ids))
     rows = (
         documents.order_by()
         .values("currency", date_field)
@@ -275,7 +318,13 @@ class _RateBook:
 
 
 def _countback_months(
-    *, end_ar: Decimal, end: dt.date, since: dt.date, recent: Sequence[DaySum], rates: _RateBook
+    *,
+    end_ar: Decimal,
+    end: dt.date,
+    since: dt.date,
+    recent: Sequence[DaySum],
+    rates: _RateBook,
+    customer_ids: Sequence[int] | None = None,
 ) -> list[MonthSales]:
     """The calendar months from end's back, newest first, until their sales cover end AR (and one had sales),
     or back to the month of the ledger's first invoice.
@@ -306,7 +355,7 @@ def _countback_months(
     year_before = since.replace(year=since.year - 1)
     for lower in (year_before, None):
         upper = months[-1].start - dt.timedelta(days=1)
-        rows = _day_sums(Invoice, "issue_date", since=lower, until=upper)
+        rows = _day_sums(Invoice, "issue_date", since=lower, until=upper, customer_ids=customer_ids)
         if lower is None:  # the rest of the ledger: back to its first invoice's month
             if not rows:
                 break

@@ -82,13 +82,16 @@ def shot(page, screenshot):
 
 @pytest.fixture
 def log_in(page):
-    """log_in(base) signs in as the manager "mia" (password pw-mia-manager), whom the tests create."""
+    """log_in(base) signs in as the manager "mia" (password pw-mia-manager), whom the tests create, and lands
+    on `then` (the customer list unless told otherwise; the home page itself is the dashboard)."""
 
-    def sign_in(base: str, username: str = "mia", password: str = "pw-mia-manager") -> None:
-        page.goto(f"{base}/login/")
+    def sign_in(
+        base: str, username: str = "mia", password: str = "pw-mia-manager", then: str = "/customers/"
+    ) -> None:
+        page.goto(f"{base}/login/?next={then}")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url(f"{base}/customers/")
+        expect(page).to_have_url(f"{base}{then}")
 
     return sign_in

@@ -245,6 +245,8 @@ def test_beat_schedules_every_periodic_job_and_each_task_exists():
         "recoup.dunning.tasks.dispatch",
         "recoup.disputes.tasks.check_sla",
         "recoup.core.tasks.send_notifications",
+        "recoup.reports.tasks.snapshot_month_end",
+        "recoup.reports.tasks.weekly_summary",
     }
     assert scheduled | {"recoup.dunning.tasks.deliver"} <= set(app.tasks)
     assert str(schedule["dunning-run"]["schedule"]) == "<crontab: 0 6 * * * (m/h/dM/MY/d)>"

@@ -210,7 +210,7 @@ def test_navigation_shows_admin_link_to_admins_only(ledger, admin_user, manager)
 # Login and logout -------------------------------------------------------------------------------------------
 
 
-def test_login_page_logs_in_and_goes_to_the_customers(viewer):
+def test_login_page_logs_in_and_goes_to_the_dashboard(viewer):
     client = Client(enforce_csrf_checks=True)
     page = client.get(reverse("login"))
     assert page.status_code == 200
@@ -221,8 +221,8 @@ def test_login_page_logs_in_and_goes_to_the_customers(viewer):
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
-    assert client.get(reverse("home"))["Location"] == reverse("customer-list")
-    assert client.get(reverse("customer-list")).status_code == 200
+    assert client.get(reverse("home"))["Location"] == reverse("dashboard")
+    assert client.get(reverse("dashboard")).status_code == 200
 
 
 def test_login_with_a_wrong_password_stays_out(viewer):

@@ -1,0 +1,218 @@
+"""The dashboard: a page whose filter bar (collector, team, currency, segment) swaps its body through htmx,
+and the JSON endpoints its charts are drawn from (dashboard.js fetches the URL on each <canvas>).
+
+Every role may read. The filters are validated the same way everywhere: a bad one is a 400 that names the
+field ({"collector": ["Select a valid choice. …"]}), on the page as on the endpoints. Anonymous users are
+sent to the login page, or get a 403 in JSON from an endpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django_htmx.http import push_url
+
+from recoup.core.errors import DomainError
+from recoup.ledger.models import Customer
+from recoup.reports import dashboard
+from recoup.reports.scope import Scope
+from recoup.users.models import Role, Team, User
+from recoup.users.permissions import RoleRequiredMixin, user_has_role
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.get_full_name() or obj.username)
+
+
+def _currencies() -> list[tuple[str, str]]:
+    codes = Customer.objects.order_by("currency").values_list("currency", flat=True).distinct()
+    return [("", "All currencies"), *((code, code) for code in codes)]
+
+
+def _segments() -> list[tuple[str, str]]:
+    names = (
+        Customer.objects.exclude(segment="").order_by("segment").values_list("segment", flat=True).distinct()
+    )
+    return [("", "All segments"), *((name, name) for name in names)]
+
+
+class DashboardFilterForm(forms.Form):
+    """The filter bar. Choices are read only when rendered or when a value needs checking."""
+
+    collector = UserChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="All collectors", label="Collector"
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), required=False, empty_label="All teams", label="Team"
+    )
+    currency = forms.ChoiceField(choices=_currencies, required=False, label="Currency")
+    segment = forms.ChoiceField(choices=_segments, required=False, label="Segment")
+    by = forms.ChoiceField(
+        choices=[(value, value) for value in dashboard.COLLECTIONS_BY],
+        required=False,
+        widget=forms.HiddenInput,
+        label="Collections by",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Whoever collects a customer, and every collector: the people the chart shows.
+        collectors = User.objects.filter(Q(role=Role.COLLECTOR) | Q(customers__isnull=False))
+        self.fields["collector"].queryset = collectors.distinct().order_by("username")  # type: ignore[attr-defined]
+
+    def scope(self) -> Scope:
+        data = self.cleaned_data
+        return Scope(
+            collector_id=data["collector"].pk if data.get("collector") else None,
+            team_id=data["team"].pk if data.get("team") else None,
+            currency=data.get("currency") or "",
+            segment=data.get("segment") or "",
+        )
+
+    def collections_by(self) -> str:
+        return self.cleaned_data.get("by") or "week"
+
+
+def _errors(form: forms.Form) -> dict[str, list[str]]:
+    return {field: [str(message) for message in messages] for field, messages in form.errors.items()}
+
+
+def _is_partial(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted  # type: ignore[union-attr]
+
+
+# The page ---------------------------------------------------------------------------------------------------
+
+CHARTS = {  # canvas → its endpoint
+    "aging": "dashboard-aging",
+    "kpis": "dashboard-kpis",
+    "collections": "dashboard-collections",
+    "collectors": "dashboard-collectors",
+}
+
+
+class DashboardView(RoleRequiredMixin, View):
+    """The page; an htmx request (the filter bar, the collections toggle) gets its body only."""
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = DashboardFilterForm(request.GET)
+        partial = _is_partial(request)
+        template = "reports/partials/dashboard_body.html" if partial else "reports/dashboard.html"
+        context: dict[str, Any] = {"nav": "dashboard", "form": form, "today": timezone.localdate()}
+        if not form.is_valid():
+            return render(request, template, context, status=400)
+        scope, by = form.scope(), form.collections_by()
+        query = scope.as_query()
+        today = context["today"]
+        # The page's own URL, without empty or default parameters: what the address bar shows (HX-Push-Url).
+        canonical = _page_query(query, by)
+        context.update(
+            scope=scope,
+            by=by,
+            today_iso=today.isoformat(),
+            urls={
+                name: _with_query(reverse(url), canonical if name == "collections" else query)
+                for name, url in CHARTS.items()
+            },
+            toggles=[
+                (value, label, _with_query(reverse("dashboard"), _page_query(query, value)))
+                for value, label in (("week", "Weekly"), ("month", "Monthly"))
+            ],
+        )
+        try:
+            dashboard.prepare(today)
+            context.update(
+                receivables=dashboard.receivables(scope, today),
+                promises=dashboard.promise_figures(scope, today),
+                disputes=dashboard.dispute_figures(request.user, today),
+            )
+        except DomainError as exc:  # a currency without an FX rate yet: the page says which
+            context["error"] = exc.message
+        response = render(request, template, context)
+        if partial:
+            push_url(response, _with_query(reverse("dashboard"), canonical))
+        return response
+
+
+def _page_query(query: dict[str, str], by: str) -> dict[str, str]:
+    """The filters, and `by` unless it is the default (weekly collections)."""
+    return {**query, "by": by} if by != "week" else query
+
+
+def _with_query(url: str, query: dict[str, str]) -> str:
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+# The JSON endpoints -----------------------------------------------------------------------------------------
+
+
+class DashboardDataView(RoleRequiredMixin, View):
+    """GET → the figures for the filters, as JSON. A bad filter or a missing FX rate is a 400 that names the
+    field; anonymous, or a role that may not read, a 403."""
+
+    http_method_names = ["get", "head"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # JSON, not the login page's redirect: the caller is a script.
+        if not user_has_role(request.user, self.read_roles):
+            authenticated = request.user.is_authenticated
+            detail = "Your role does not allow this." if authenticated else "Log in to read the dashboard."
+            return JsonResponse({"detail": detail}, status=403)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = DashboardFilterForm(request.GET)
+        if not form.is_valid():
+            return JsonResponse(_errors(form), status=400)
+        try:
+            data = self.figures(request, form, timezone.localdate())
+        except DomainError as exc:
+            return JsonResponse({exc.field or "detail": [exc.message]}, status=400)
+        data["filters"] = form.scope().as_query()
+        return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+
+    def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class AgingData(DashboardDataView):
+    def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
+        return dashboard.aging(form.scope(), today)
+
+
+class KpiData(DashboardDataView):
+    def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
+        return dashboard.kpi_trend(form.scope(), today)
+
+
+class CollectionsData(DashboardDataView):
+    def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
+        return dashboard.collections(form.scope(), today, form.collections_by())
+
+
+class TopOverdueData(DashboardDataView):
+    def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
+        return dashboard.top_overdue(form.scope(), today)
+
+
+class CollectorData(DashboardDataView):
+    def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
+        return dashboard.overdue_by_collector(form.scope(), today)
+
+
+class FigureData(DashboardDataView):
+    def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
+        return dashboard.figures(form.scope(), today, request.user)
