@@ -14,6 +14,7 @@ from recoup.api.views.dunning import (
     DunningRunViewSet,
     OutboundMessageViewSet,
 )
+from recoup.api.views.effectiveness import ReminderEffectivenessView
 from recoup.api.views.reports import AgingReportView, KpiReportView
 
 router = DefaultRouter()
@@ -44,6 +45,11 @@ class KpiReportSlashView(KpiReportView):
 
 
 @extend_schema(exclude=True)
+class ReminderEffectivenessSlashView(ReminderEffectivenessView):
+    """The same report with a trailing slash; documented once, without it."""
+
+
+@extend_schema(exclude=True)
 class DisputeMetricsSlashView(DisputeMetricsView):
     """The same figures with a trailing slash; documented once, without it."""
 
@@ -53,6 +59,16 @@ urlpatterns = [
     path("reports/aging/", AgingReportSlashView.as_view(), name="aging-report-slash"),
     path("reports/kpis", KpiReportView.as_view(), name="kpi-report"),
     path("reports/kpis/", KpiReportSlashView.as_view(), name="kpi-report-slash"),
+    path(
+        "reports/reminder-effectiveness",
+        ReminderEffectivenessView.as_view(),
+        name="reminder-effectiveness",
+    ),
+    path(
+        "reports/reminder-effectiveness/",
+        ReminderEffectivenessSlashView.as_view(),
+        name="reminder-effectiveness-slash",
+    ),
     path("reports/disputes", DisputeMetricsView.as_view(), name="dispute-metrics"),
     path("reports/disputes/", DisputeMetricsSlashView.as_view(), name="dispute-metrics-slash"),
     *router.urls,

@@ -31,6 +31,7 @@ from recoup.ledger.aging import AgingReport, AgingRow, aging_report, rates_as_of
 from recoup.ledger.models import Customer
 from recoup.ledger.rules import DEFAULT_BUCKETS, bucket_labels
 from recoup.reports import rules, selectors, snapshots
+from recoup.reports.effectiveness import reminder_effectiveness
 from recoup.reports.scope import Scope
 from recoup.reports.snapshots import MonthEndAging
 from recoup.users.models import User
@@ -418,6 +419,18 @@ def dispute_figures(user: Any, today: dt.date) -> dict[str, Any]:
         "resolved": f"{reverse('dispute-list')}?status=resolved",
     }
     return figures
+
+
+# Reminder effectiveness covers the sends of these last days whose 7-day window has closed by today.
+EFFECTIVENESS_DAYS = 90
+
+
+def reminder_figures(scope: Scope, today: dt.date) -> dict[str, Any]:
+    """The share of reminders followed by a payment within 7 days, by level and channel, for the sends of
+    the EFFECTIVENESS_DAYS days that ended a week ago (the later ones cannot be judged yet)."""
+    end = today - dt.timedelta(days=7)
+    start = end - dt.timedelta(days=EFFECTIVENESS_DAYS - 1)
+    return reminder_effectiveness(start=start, end=end, customer_ids=scope.customer_ids()).as_dict()
 
 
 def figures(scope: Scope, today: dt.date, user: Any) -> dict[str, Any]:

@@ -138,6 +138,7 @@ class DashboardView(RoleRequiredMixin, View):
                 receivables=dashboard.receivables(scope, today),
                 promises=dashboard.promise_figures(scope, today),
                 disputes=dashboard.dispute_figures(request.user, today),
+                reminders=dashboard.reminder_figures(scope, today),
             )
         except DomainError as exc:  # a currency without an FX rate yet: the page says which
             context["error"] = exc.message

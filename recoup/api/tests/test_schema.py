@@ -55,6 +55,7 @@ def test_schema_generates_without_errors_or_warnings(tmp_path):
         "/api/v1/reports/aging",
         "/api/v1/reports/disputes",
         "/api/v1/reports/kpis",
+        "/api/v1/reports/reminder-effectiveness",
     ]
     # Ledger documents offer no delete, and allocations no edit either; an invoice's PATCH takes only its
     # dunning policy.
