@@ -1005,7 +1005,8 @@ def test_queries_do_not_grow_with_the_ledger(world, filtered, django_assert_max_
     # Per request, with the month-ends stored: session and user; the scope's ids (when filtered); 2 queries
     # for the stored month-ends; an aging report is 3 (5 on PostgreSQL: a savepoint around its SET LOCAL);
     # the KPIs add the sales GROUP BY and 2 rate queries. The page adds the promise and dispute figures,
-    # reminder effectiveness (3, and the scope's ids again when filtered) and the filter bar's choices. The first look also builds the month-ends: a fixed number of queries each.
+    # reminder effectiveness (3, and the scope's ids again when filtered) and the filter bar's choices. The
+    # first look also builds the month-ends: a fixed number of queries each.
     postgres = connection.vendor == "postgresql"
     for name, count in warm_large.items():
         budget = (40 if postgres else 34) if name == "dashboard" else (22 if postgres else 18)
