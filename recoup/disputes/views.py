@@ -27,6 +27,7 @@ from django.views.generic import ListView
 from django_htmx.http import HttpResponseClientRedirect
 
 from recoup.core.errors import DomainError, NotAllowed
+from recoup.core.htmx import is_partial, query_without_page
 from recoup.core.money import Money
 from recoup.disputes import rules, selectors, services
 from recoup.disputes.forms import (
@@ -63,11 +64,6 @@ STATUS_BADGES = {
     DisputeStatus.RESOLVED: "badge-ok",
 }
 ZERO = Decimal(0)
-
-
-def is_partial(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted  # type: ignore[union-attr]
 
 
 def describe(disputes: Iterable[Dispute], today: dt.date) -> None:
@@ -154,18 +150,12 @@ class DisputeListView(RoleRequiredMixin, ListView):
             scope=scope,
             tabs=tabs,
             no_team=scope == "team" and self.request.user.team_id is None,  # type: ignore[union-attr]
-            list_query=_query_without_page(self.request),
+            list_query=query_without_page(self.request),
             oob=is_partial(self.request),
         )
         if not is_partial(self.request):
             context.update(_figures(self.request, self.today))
         return context
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def _figures(request: HttpRequest, today: dt.date) -> dict[str, Any]:

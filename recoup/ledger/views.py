@@ -11,12 +11,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.generic import DetailView, ListView
 
 from recoup.core.errors import DomainError
+from recoup.core.htmx import is_partial, query_without_page
 from recoup.ledger import aging, rules, selectors
 from recoup.ledger.models import Customer, Invoice
 from recoup.users.models import Team, User
@@ -48,7 +48,7 @@ class HtmxPartialMixin:
 
     def get_template_names(self) -> list[str]:
         request = self.request  # type: ignore[attr-defined]
-        if getattr(request, "htmx", False) and not request.htmx.boosted:
+        if is_partial(request):
             return [self.partial_template_name]
         return super().get_template_names()  # type: ignore[misc]
 
@@ -113,12 +113,6 @@ def _scope_chips(scope: selectors.CustomerFilter | None, currency_label: str) ->
     if scope.currency:
         chips.append((currency_label, scope.currency))
     return chips
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 # Customers --------------------------------------------------------------------------------------------------
@@ -210,7 +204,7 @@ class CustomerListView(RoleRequiredMixin, HtmxPartialMixin, ListView):
             search=self.search,
             sort=self.sort,
             nav="customers",
-            list_query=_query_without_page(self.request),
+            list_query=query_without_page(self.request),
             filter_form=form,
             filter_query=kept.urlencode(),
             filter_chips=form.chips() if form.is_valid() else [],
@@ -342,7 +336,7 @@ class InvoiceListView(RoleRequiredMixin, HtmxPartialMixin, ListView):
             nav="invoices",
             today=today,
             as_of=self.as_of,
-            list_query=_query_without_page(self.request),
+            list_query=query_without_page(self.request),
             filter_chips=self.form.chips() if valid else [],
         )
         return context

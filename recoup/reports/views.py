@@ -22,6 +22,7 @@ from django.views import View
 from django_htmx.http import push_url
 
 from recoup.core.errors import DomainError
+from recoup.core.htmx import is_partial
 from recoup.ledger.models import Customer
 from recoup.reports import dashboard
 from recoup.reports.scope import Scope
@@ -87,11 +88,6 @@ def _errors(form: forms.Form) -> dict[str, list[str]]:
     return {field: [str(message) for message in messages] for field, messages in form.errors.items()}
 
 
-def _is_partial(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted  # type: ignore[union-attr]
-
-
 # The page ---------------------------------------------------------------------------------------------------
 
 CHARTS = {  # canvas → its endpoint
@@ -109,7 +105,7 @@ class DashboardView(RoleRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         form = DashboardFilterForm(request.GET)
-        partial = _is_partial(request)
+        partial = is_partial(request)
         template = "reports/partials/dashboard_body.html" if partial else "reports/dashboard.html"
         context: dict[str, Any] = {"nav": "dashboard", "form": form, "today": timezone.localdate()}
         if not form.is_valid():

@@ -22,17 +22,6 @@ SOURCE_TEXT = {
 SKIP_TEXTS = {**{str(code): text for code, text in SKIP_TEXT.items()}, NO_POLICY: "no dunning policy applies"}
 
 
-def is_partial(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted  # type: ignore[union-attr]
-
-
-def query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
-
-
 def safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):

@@ -15,6 +15,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from recoup.core.errors import DomainError
+from recoup.core.htmx import is_partial, query_without_page
 from recoup.dunning import selectors, services
 from recoup.dunning.forms import (
     OutboxFilterForm,
@@ -23,7 +24,7 @@ from recoup.dunning.models import (
     MessageStatus,
     OutboundMessage,
 )
-from recoup.dunning.views.common import FRAME_CSP, is_partial, query_without_page, safe_next
+from recoup.dunning.views.common import FRAME_CSP, safe_next
 from recoup.users.models import MANAGE_ROLES
 from recoup.users.permissions import RoleRequiredMixin
 

@@ -14,6 +14,7 @@ from django.views import View
 
 from recoup.activity import selectors as activity_selectors
 from recoup.core.errors import DomainError
+from recoup.core.htmx import is_partial
 from recoup.dunning import selectors, services
 from recoup.dunning.forms import (
     HoldForm,
@@ -22,7 +23,7 @@ from recoup.dunning.forms import (
 from recoup.dunning.models import (
     DunningHold,
 )
-from recoup.dunning.views.common import SOURCE_TEXT, is_partial
+from recoup.dunning.views.common import SOURCE_TEXT
 from recoup.ledger.models import Customer, Invoice
 from recoup.users.permissions import RoleRequiredMixin
 

@@ -15,6 +15,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from recoup.core.errors import DomainError
+from recoup.core.htmx import is_partial
 from recoup.dunning import policies, selectors, services
 from recoup.dunning.forms import (
     LevelForm,
@@ -31,7 +32,6 @@ from recoup.dunning.models import (
 )
 from recoup.dunning.policies import amount_text
 from recoup.dunning.rules import CHANNELS
-from recoup.dunning.views.common import is_partial
 from recoup.users.models import MANAGE_ROLES, Role
 from recoup.users.permissions import RoleRequiredMixin
 

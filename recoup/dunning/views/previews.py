@@ -11,11 +11,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views import View
 
+from recoup.core.htmx import is_partial
 from recoup.dunning import delivery, rendering
 from recoup.dunning.models import (
     Channel,
 )
-from recoup.dunning.views.common import FRAME_CSP, is_partial
+from recoup.dunning.views.common import FRAME_CSP
 from recoup.dunning.views.policies import describe_levels, level_or_404
 from recoup.ledger.models import Customer
 from recoup.ledger.selectors import customer_search
