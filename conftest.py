@@ -11,8 +11,8 @@ import pytest
 
 from recoup.users.models import Role, User
 
-# The SMTP server, the ledger builder and the default policy, for every app's tests.
-pytest_plugins = ["recoup.core.tests.support"]
+# The SMTP and IMAP (Dovecot) servers, the ledger builder and the default policy, for every app's tests.
+pytest_plugins = ["recoup.core.tests.support", "recoup.activity.tests.imap_support"]
 
 
 def pytest_report_header(config: pytest.Config) -> str:

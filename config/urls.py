@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("recoup.ledger.urls")),
     path("", include("recoup.dunning.urls")),
     path("", include("recoup.disputes.urls")),
+    path("", include("recoup.activity.urls")),
     path("", include("recoup.reports.urls")),
     path("", include("recoup.reports.export_urls")),
 ]

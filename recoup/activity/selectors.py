@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from recoup.activity.models import Task, TaskStatus, TimelineEntry
+from recoup.activity.timeline import TimelineItem, TimelinePage, customer_activity  # noqa: F401 (the merged timeline)
 from recoup.ledger.models import Customer
 
 

@@ -168,6 +168,11 @@ class DunningRunFilter(filters.FilterSet):
 class OutboundMessageFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=MessageStatus.choices)
     channel = filters.ChoiceFilter(choices=Channel.choices)
+    kind = filters.ChoiceFilter(
+        choices=[("reminder", "Reminder"), ("manual", "Sent by hand")],
+        method="filter_kind",
+        help_text="reminder: written by a dunning run; manual: an email a person sent from a template.",
+    )
     customer = filters.CharFilter(field_name="customer__external_id", help_text="The customer's external id.")
     customer_id = IdFilter()
     run = IdFilter(field_name="run_id", help_text="The run that wrote the message.")
@@ -178,6 +183,11 @@ class OutboundMessageFilter(filters.FilterSet):
     class Meta:
         model = OutboundMessage
         fields: list[str] = []
+
+    def filter_kind(
+        self, queryset: QuerySet[OutboundMessage], name: str, value: str
+    ) -> QuerySet[OutboundMessage]:
+        return queryset.filter(level__isnull=value == "manual")
 
 
 class DunningHoldFilter(filters.FilterSet):

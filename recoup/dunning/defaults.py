@@ -141,3 +141,56 @@ DEFAULT_POLICY: dict[str, Any] = {
         },
     ],
 }
+
+
+# Emails a collector sends by hand (MessageTemplate), in English: (name, tone, subject, body). Migration 0004
+# creates them once; the body may use every variable of a dunning template, plus sender_name.
+MESSAGE_TEMPLATES: list[tuple[str, str, str, str]] = [
+    (
+        "Following up on our call",
+        "friendly",
+        "{{ company_name }}: following up on our call",
+        "Dear {{ contact_name|default:customer_name }},\n\n"
+        "Thank you for your time on the phone today. As discussed, the invoices below are open"
+        "{% if total_due %}, {{ total_due }} in all{% endif %}. Please reply to this email if anything is "
+        "in question.\n\n"
+        "Kind regards,\n{{ sender_name|default:company_name }}\n{{ company_name }} Accounts Receivable",
+    ),
+    (
+        "Invoice details",
+        "friendly",
+        "{{ company_name }}: the invoices you asked about",
+        "Dear {{ contact_name|default:customer_name }},\n\n"
+        "As requested, here are the details of the invoices below. Your reference with us is "
+        "{{ customer_ref }}.\n\n"
+        "Kind regards,\n{{ sender_name|default:company_name }}\n{{ company_name }} Accounts Receivable",
+    ),
+    (
+        "Payment plan proposal",
+        "friendly",
+        "{{ company_name }}: a payment plan for {{ total_due|default:'your open invoices' }}",
+        "Dear {{ contact_name|default:customer_name }},\n\n"
+        "We would be glad to agree a payment plan for the invoices below. Please reply with the amounts and "
+        "dates that work for you, and we will confirm them in writing.\n\n"
+        "Kind regards,\n{{ sender_name|default:company_name }}\n{{ company_name }} Accounts Receivable",
+    ),
+    (
+        "Payment received, thank you",
+        "friendly",
+        "{{ company_name }}: thank you for your payment",
+        "Dear {{ contact_name|default:customer_name }},\n\n"
+        "Thank you: we have received your payment. "
+        "{% if invoice_count %}The invoices below remain open."
+        "{% else %}Your account is up to date.{% endif %}"
+        "\n\nKind regards,\n{{ sender_name|default:company_name }}\n{{ company_name }} Accounts Receivable",
+    ),
+    (
+        "Final demand before escalation",
+        "firm",
+        "{{ company_name }}: {{ total_due }} overdue, final demand",
+        "Dear {{ contact_name|default:customer_name }},\n\n"
+        "Despite our reminders, the invoices below, {{ total_due }} in all, remain unpaid. Unless payment "
+        "reaches us within 7 days, we will pass the matter on for collection without further notice.\n\n"
+        "{{ sender_name|default:company_name }}\n{{ company_name }} Accounts Receivable",
+    ),
+]

@@ -32,8 +32,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from recoup.activity.models import EntryKind, TaskKind
-from recoup.activity.services import task_create, timeline_add
+from recoup.activity.models import EntryKind, TaskTrigger
+from recoup.activity.services import timeline_add
+from recoup.activity.task_services import rule_task, total_in_base
 from recoup.core import mail
 from recoup.core.mail import Permanent, Transient
 from recoup.dunning import defaults, rules
@@ -133,7 +134,7 @@ def deliver(ids: Sequence[int], *, now: dt.datetime | None = None) -> Delivered:
             token = claim(pk, now=now)
             if token is None:
                 continue
-            message = OutboundMessage.objects.select_related("customer", "level__policy").get(pk=pk)
+            message = OutboundMessage.objects.select_related("customer", "level__policy", "author").get(pk=pk)
             if message.channel == Channel.EMAIL and connection is None:
                 connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
                 _open(connection)
@@ -175,6 +176,17 @@ class Standing:
 def _deliver_one(message: OutboundMessage, *, token: str, connection: Any, standing: Standing) -> str:
     sent = False
     try:
+        if message.level_id is None:  # a manual email: rendered when it was queued (recoup.dunning.manual)
+            email = _manual_email(message, connection)
+            mail.send(email)
+            sent = True
+            _mark_sent(
+                message,
+                token,
+                letter=None,
+                entry=(EntryKind.EMAIL_OUT, f"Email: {message.subject}", message.body_text),
+            )
+            return "sent"
         statement = message.channel == Channel.LETTER or (
             message.channel == Channel.EMAIL and settings.RECOUP_DUNNING_ATTACH_STATEMENT
         )
@@ -285,11 +297,13 @@ def _letter(
             lines.append(line)
     if not any(line.is_new for line in lines):
         raise Nothing(f"nothing left to remind about ({', '.join(dropped)} no longer due)")
-    subject, body = _template(message.level, message.language)
+    level = message.level
+    assert level is not None, "a manual email is rendered when it is queued"
+    subject, body = _template(level, message.language)
     return _letter_for(
         customer,
         as_of=message.as_of,
-        level_name=message.level.name,
+        level_name=level.name,
         language=message.language,
         lines=lines,
         subject=subject,
@@ -418,7 +432,10 @@ def _email(message: OutboundMessage, letter: Letter, connection: Any) -> EmailMu
     headers = {"Message-ID": message.message_id, "X-Recoup-Key": message.key}
     previous = (
         OutboundMessage.objects.filter(
-            customer_id=message.customer_id, channel=Channel.EMAIL, status=MessageStatus.SENT
+            customer_id=message.customer_id,
+            channel=Channel.EMAIL,
+            status=MessageStatus.SENT,
+            level__isnull=False,  # reminders thread with reminders; a manual email starts its own thread
         )
         .exclude(pk=message.pk)
         .order_by("-sent_at")
@@ -443,6 +460,25 @@ def _email(message: OutboundMessage, letter: Letter, connection: Any) -> EmailMu
     return email
 
 
+def _manual_email(message: OutboundMessage, connection: Any) -> EmailMultiAlternatives:
+    """A manual email as it was rendered and addressed when it was queued."""
+    recipients = [str(address) for address in message.recipients or [] if address]
+    if not recipients:
+        raise Permanent("the email has no recipient; queue it again with a contact that has an address")
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+        reply_to=[settings.RECOUP_REPLY_TO] if settings.RECOUP_REPLY_TO else None,
+        headers={"Message-ID": message.message_id, "X-Recoup-Key": message.key},
+        connection=connection,
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    return email
+
+
 # Recording the outcome --------------------------------------------------------------------------------------
 
 
@@ -450,13 +486,17 @@ def _mark_sent(
     message: OutboundMessage,
     token: str,
     *,
-    letter: Letter,
+    letter: Letter | None,
     entry: tuple[str, str, str] | None = None,
     **fields: Any,
 ) -> None:
-    """Record the send, and what went out, in one transaction; only the claim's holder may."""
+    """Record the send, and what went out, in one transaction; only the claim's holder may. A manual email
+    (`letter` None) concerns the invoices its sender chose."""
     now = timezone.now()
-    invoice_ids = [line.invoice_id for line in letter.lines if line.invoice_id is not None]
+    if letter is None:
+        invoice_ids = sorted(message.invoices.values_list("pk", flat=True))
+    else:
+        invoice_ids = [line.invoice_id for line in letter.lines if line.invoice_id is not None]
     with transaction.atomic():
         updated = OutboundMessage.objects.filter(
             pk=message.pk, claim_token=token, status=MessageStatus.SENDING
@@ -466,18 +506,17 @@ def _mark_sent(
                 "dunning message %s was re-claimed by another sender before it was marked sent", message.pk
             )
             return
-        if message.channel == Channel.CALL:
-            task_create(
-                actor=None,
+        if message.channel == Channel.CALL and letter is not None:
+            today = timezone.localdate()
+            rule_task(
+                trigger=TaskTrigger.DUNNING_CALL,
                 customer=message.customer,
-                kind=TaskKind.CALL,
+                subject=message.pk,
                 title=f"Call {letter.customer_name}: {letter.level_name}",
                 description=_call_brief(letter),
-                due_date=timezone.localdate(),
-                owner=message.customer.collector,
-                role="" if message.customer.collector_id else "collector",
                 invoices=invoice_ids,
-                source_key=f"dunning-call:{message.pk}",
+                amount=total_in_base(letter.totals("dunnable"), today),
+                today=today,
             )
         elif entry is not None:
             kind, title, body = entry
@@ -490,6 +529,7 @@ def _mark_sent(
                 occurred_at=now,
                 source=message,
                 invoices=invoice_ids,
+                actor=message.author,
             )
 
 

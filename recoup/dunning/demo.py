@@ -10,7 +10,16 @@ from collections import Counter
 from django.db import transaction
 from django.db.models import Model
 
-from recoup.activity.models import Promise, Task, TimelineEntry
+from recoup.activity.models import (
+    Call,
+    InboundAttachment,
+    InboundEmail,
+    Mailbox,
+    Note,
+    Promise,
+    Task,
+    TimelineEntry,
+)
 from recoup.activity.services import promise_create
 from recoup.disputes.demo import demo_disputes
 from recoup.disputes.models import Dispute
@@ -29,9 +38,14 @@ from recoup.ledger.models import Invoice
 
 @transaction.atomic
 def dunning_reset() -> None:
-    """Delete what dunning, disputes and the timeline hold about the ledger, before the demo replaces it.
-    Policies, their levels and templates stay."""
+    """Delete what dunning, disputes and the workspace hold about the ledger, before the demo replaces it.
+    Policies, their levels and templates (and the templates of emails sent by hand) stay."""
     models: tuple[type[Model], ...] = (
+        InboundAttachment,
+        InboundEmail,
+        Mailbox,
+        Call,
+        Note,
         MessageItem,
         OutboundMessage,
         DunningStep,

@@ -110,4 +110,7 @@ class HoldForm(forms.Form):
 class OutboxFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "All"), *MessageStatus.choices])
     channel = forms.ChoiceField(required=False, choices=[("", "All"), *Channel.choices])
+    kind = forms.ChoiceField(
+        required=False, choices=[("", "All"), ("reminder", "Reminders"), ("manual", "Sent by hand")]
+    )
     run = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

@@ -216,6 +216,32 @@ class DunningHold(models.Model):
         return self.released_at is None and (self.until is None or self.until >= as_of)
 
 
+class Tone(models.TextChoices):
+    FRIENDLY = "friendly", "Friendly"
+    FIRM = "firm", "Firm"
+
+
+class MessageTemplate(TimeStamped):
+    """A template for an email a collector sends by hand, outside any dunning level ("Copy of invoice",
+    "Payment plan proposal"). It goes out through the same outbox as reminders."""
+
+    name = models.CharField(max_length=100)
+    language = models.CharField(max_length=16, default="en")
+    tone = models.CharField(max_length=16, choices=Tone.choices, default=Tone.FRIENDLY)
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "language"], name="message_template_name_language"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+
 class MessageStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SENDING = "sending", "Sending"
@@ -225,14 +251,28 @@ class MessageStatus(models.TextChoices):
 
 
 class OutboundMessage(models.Model):
-    """One communication to one customer on one channel for one run: the outbox row.
+    """One communication to one customer on one channel: the outbox row.
 
-    (customer, level, channel, as_of) is the idempotency key. `message_id` is fixed when the row is written,
-    so a retry carries the same Message-ID and replies thread onto it.
+    A reminder has a level, and (customer, level, channel, as_of) is its idempotency key. An email a
+    person sends by hand has no level: its subject and body are rendered when it is queued, and
+    `request_key` (one per submitted form or API request) is its idempotency key. `message_id` is fixed
+    when the row is written, so a retry carries the same Message-ID and replies thread onto it.
     """
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="dunning_messages")
-    level = models.ForeignKey(DunningLevel, on_delete=models.PROTECT, related_name="messages")
+    level = models.ForeignKey(
+        DunningLevel, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    template = models.ForeignKey(
+        MessageTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    request_key = models.CharField(max_length=64, blank=True)
+    invoices = models.ManyToManyField(
+        Invoice, blank=True, related_name="+", help_text="The invoices a manual email concerns."
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     as_of = models.DateField()
     run = models.ForeignKey(
@@ -270,6 +310,12 @@ class OutboundMessage(models.Model):
             models.UniqueConstraint(
                 fields=["customer", "level", "channel", "as_of"], name="outbox_idempotency_key"
             ),
+            models.UniqueConstraint(
+                fields=["request_key"], condition=~Q(request_key=""), name="outbox_request_key"
+            ),
+            models.CheckConstraint(
+                condition=Q(level__isnull=False) | ~Q(request_key=""), name="outbox_manual_has_request_key"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -277,6 +323,8 @@ class OutboundMessage(models.Model):
 
     @property
     def key(self) -> str:
+        if self.level_id is None:
+            return f"manual:{self.request_key}"
         return f"{self.customer_id}:{self.level_id}:{self.channel}:{self.as_of.isoformat()}"
 
 

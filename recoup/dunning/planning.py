@@ -429,8 +429,9 @@ def promises(as_of: dt.date, customer_ids: Sequence[int] | None = None) -> tuple
 
 
 def _last_messages(as_of: dt.date, customer_ids: Sequence[int] | None) -> dict[int, dt.date]:
-    """Each customer's last reminder on or before `as_of` (a cancelled one never went out)."""
-    messages = OutboundMessage.objects.filter(as_of__lte=as_of)
+    """Each customer's last reminder on or before `as_of` (a cancelled one never went out). An email a person
+    sent by hand has no level and is no reminder: it neither blocks today's reminder nor counts for a gap."""
+    messages = OutboundMessage.objects.filter(as_of__lte=as_of, level__isnull=False)
     if customer_ids is not None:
         messages = messages.filter(customer_id__in=customer_ids)
     rows = (

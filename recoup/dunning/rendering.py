@@ -95,6 +95,7 @@ class Letter:
     body_template: str = ""
     credits: dict[str, Decimal] = field(default_factory=dict)  # unapplied cash and credit notes, by currency
     statement: list[Line] = field(default_factory=list)  # every open item, for the PDF
+    sender_name: str = ""  # who sends a manual email; reminders have none
 
     def totals(self, attribute: str, *, statement: bool = False) -> dict[str, Decimal]:
         sums: dict[str, Decimal] = defaultdict(Decimal)
@@ -112,6 +113,7 @@ class Letter:
             "customer_ref": self.customer_ref,
             "contact_name": self.contact_name,
             "level_name": self.level_name,
+            "sender_name": self.sender_name,
             "as_of": self.as_of.isoformat(),
             "total_due": _money_list(due),
             "disputed_total": _money_list(disputed),
@@ -154,7 +156,9 @@ def render_subject(letter: Letter, context: dict[str, Any] | None = None) -> str
     return " ".join(text.split())
 
 
-def render_email(letter: Letter) -> RenderedEmail:
+def render_email(letter: Letter, *, statement_attached: bool | None = None) -> RenderedEmail:
+    """The email of a letter. `statement_attached` None: as RECOUP_DUNNING_ATTACH_STATEMENT says (reminders);
+    a manual email never carries one."""
     context = letter.template_context()
     subject = render_subject(letter, context)
     body_text = render_template(letter.body_template, context).strip()
@@ -166,7 +170,9 @@ def render_email(letter: Letter) -> RenderedEmail:
         "lines": letter.lines,
         "due_totals": letter.totals("dunnable"),
         "disputed_totals": letter.totals("disputed"),
-        "statement_attached": settings.RECOUP_DUNNING_ATTACH_STATEMENT,
+        "statement_attached": (
+            settings.RECOUP_DUNNING_ATTACH_STATEMENT if statement_attached is None else statement_attached
+        ),
     }
     # Plain str, not SafeString: a page that shows the HTML (in an iframe's srcdoc) must escape it like any
     # other text.

@@ -154,8 +154,16 @@ def run_list() -> QuerySet[DunningRun]:
     )
 
 
-def outbox(*, status: str = "", channel: str = "", run: int | None = None) -> QuerySet[OutboundMessage]:
-    messages = OutboundMessage.objects.select_related("customer", "level", "level__policy")
+def outbox(
+    *, status: str = "", channel: str = "", run: int | None = None, kind: str = ""
+) -> QuerySet[OutboundMessage]:
+    """The outbox, newest first; `kind` "reminder" keeps the dunning runs' messages, "manual" the emails
+    people sent by hand."""
+    messages = OutboundMessage.objects.select_related(
+        "customer", "level", "level__policy", "template", "author"
+    )
+    if kind:
+        messages = messages.filter(level__isnull=kind == "manual")
     if status:
         messages = messages.filter(status=status)
     if channel:

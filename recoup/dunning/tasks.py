@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import current_app, shared_task
 from django.utils import timezone
 
@@ -9,6 +11,7 @@ from recoup.core.errors import DomainError
 from recoup.dunning import delivery, services
 
 BATCH = 25  # messages per delivery task: one SMTP connection each
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="recoup.dunning.tasks.run_daily")
@@ -49,3 +52,16 @@ def send_due() -> delivery.Delivered | None:
 def embedded() -> bool:
     """Whether tasks run in-process (no broker): then callers send what is due themselves."""
     return bool(current_app.conf.task_always_eager)
+
+
+def send_soon(message_ids: list[int]) -> None:
+    """After a person queued messages due now (a manual email): in the embedded mode they go out in this
+    process, with workers a task sends them. A failure here loses nothing: the rows stay in the outbox, where
+    the dispatcher (beat, every minute) or `recoup dunning send` finds them."""
+    try:
+        if embedded():
+            delivery.deliver(message_ids)
+        else:
+            deliver.delay(message_ids)
+    except Exception:
+        log.exception("dunning: sending messages %s right away failed; the outbox keeps them", message_ids)

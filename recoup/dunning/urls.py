@@ -2,6 +2,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from recoup.dunning import views
+from recoup.dunning.views import email_templates
 
 urlpatterns = [
     path("dunning/", RedirectView.as_view(pattern_name="dunning-policy-list"), name="dunning"),
@@ -41,14 +42,19 @@ urlpatterns = [
     ),
     path("dunning/customers/<int:pk>/", views.CustomerPanelView.as_view(), name="dunning-customer-panel"),
     path(
-        "dunning/customers/<int:pk>/activity/",
-        views.CustomerActivityView.as_view(),
-        name="dunning-customer-activity",
-    ),
-    path(
         "dunning/customers/<int:pk>/holds/",
         views.CustomerHoldCreateView.as_view(),
         name="dunning-customer-hold",
     ),
     path("dunning/holds/<int:pk>/release/", views.HoldReleaseView.as_view(), name="dunning-hold-release"),
+    path(
+        "settings/email-templates/",
+        email_templates.MessageTemplateListView.as_view(),
+        name="dunning-email-templates",
+    ),
+    path(
+        "settings/email-templates/<int:pk>/",
+        email_templates.MessageTemplateEditView.as_view(),
+        name="dunning-email-template-edit",
+    ),
 ]

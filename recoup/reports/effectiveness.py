@@ -3,7 +3,8 @@
 Definition (docs/reports.md, "Reminder effectiveness"):
 - A *send* is a dunning message (`OutboundMessage`) with status "sent", on any channel: email, letter, or call
   (a call task counts once it is sent, under channel "call"), whose `sent_at`, as a date in
-  `settings.TIME_ZONE`, falls in [start, end], both days included.
+  `settings.TIME_ZONE`, falls in [start, end], both days included. Emails a person sent by hand (no level)
+  are not reminders and are left out.
 - A send is *effective* when at least one invoice it listed (its `MessageItem` rows) received a payment
   allocation dated in [sent date, sent date + days], both days included: kind "payment", a positive amount,
   and not reversed (an allocation that a reversal row points at does not count, whatever the reversal's date).
@@ -103,7 +104,11 @@ def reminder_effectiveness(
     until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
 
     messages = OutboundMessage.objects.filter(
-        status=MessageStatus.SENT, channel__in=CHANNELS, sent_at__gte=since, sent_at__lt=until
+        status=MessageStatus.SENT,
+        channel__in=CHANNELS,
+        sent_at__gte=since,
+        sent_at__lt=until,
+        level__isnull=False,  # an email a person sent by hand is no reminder
     )
     if customer_ids is not None:
         messages = messages.filter(customer_id__in=list(customer_ids))

@@ -19,6 +19,8 @@ READ_ROLES = frozenset(Role.values)
 WRITE_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.COLLECTOR, Role.RESOLVER})
 LEDGER_WRITE_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 MANAGE_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
+# Who talks to customers: logs calls and sends emails from the collector workspace.
+COLLECT_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.COLLECTOR})
 ADMIN_ROLES = frozenset({Role.ADMIN})
 
 
@@ -60,6 +62,10 @@ class User(AbstractUser):
     @property
     def can_manage(self) -> bool:
         return self.has_role(MANAGE_ROLES)
+
+    @property
+    def can_collect(self) -> bool:
+        return self.has_role(COLLECT_ROLES)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Django admin is for admins only: staff status follows the role, never the other way round.

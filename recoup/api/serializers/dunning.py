@@ -263,12 +263,32 @@ class MessageItemSerializer(QuantizedAmountsSerializer):
 
 
 class OutboundMessageSerializer(serializers.ModelSerializer):
-    key = serializers.CharField(read_only=True, help_text="customer:level:channel:as_of, unique.")
+    key = serializers.CharField(
+        read_only=True,
+        help_text="customer:level:channel:as_of for a reminder, manual:<request key> for an email sent by "
+        "hand; unique.",
+    )
+    kind = serializers.SerializerMethodField()
     customer = serializers.CharField(source="customer.external_id", read_only=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
-    policy = serializers.CharField(source="level.policy.name", read_only=True)
-    level = serializers.CharField(source="level.name", read_only=True)
-    level_position = serializers.IntegerField(source="level.position", read_only=True)
+    policy = serializers.CharField(source="level.policy.name", read_only=True, allow_null=True, default=None)
+    level = serializers.CharField(source="level.name", read_only=True, allow_null=True, default=None)
+    level_position = serializers.IntegerField(
+        source="level.position", read_only=True, allow_null=True, default=None
+    )
+    template = serializers.CharField(
+        source="template.name",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The template of an email sent by hand.",
+    )
+    author: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Who sent an email by hand."
+    )
+    invoices: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="The ids of the invoices an email sent by hand concerns."
+    )
     run = serializers.IntegerField(source="run_id", read_only=True, allow_null=True)
     recipients = serializers.ListField(child=serializers.CharField(), read_only=True)
     document = serializers.SerializerMethodField()
@@ -279,6 +299,7 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "key",
+            "kind",
             "customer",
             "customer_id",
             "customer_name",
@@ -286,6 +307,11 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
             "level",
             "level_id",
             "level_position",
+            "template",
+            "template_id",
+            "author",
+            "request_key",
+            "invoices",
             "channel",
             "as_of",
             "run",
@@ -304,6 +330,10 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
             "items",
         ]
         read_only_fields = fields
+
+    def get_kind(self, message: OutboundMessage) -> str:
+        """Either "reminder" (a dunning run's) or "manual" (an email a person sent)."""
+        return "reminder" if message.level_id is not None else "manual"
 
     def get_document(self, message: OutboundMessage) -> str | None:
         """The stored letter (PDF) of a letter message, once it is made."""
@@ -378,7 +408,7 @@ class StatusMessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     as_of = serializers.DateField()
     channel = serializers.ChoiceField(choices=Channel.choices)
-    level = serializers.CharField()
+    level = serializers.CharField(allow_null=True, help_text="None: an email a person sent by hand.")
     status = serializers.ChoiceField(choices=MessageStatus.choices)
     send_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
@@ -449,7 +479,7 @@ def dunning_status(invoice: Invoice, as_of: dt.date, found: InvoiceDunningStatus
                 "id": message.pk,
                 "as_of": message.as_of,
                 "channel": message.channel,
-                "level": message.level.name,
+                "level": message.level.name if message.level else None,
                 "status": message.status,
                 "send_at": message.send_at,
                 "sent_at": message.sent_at,

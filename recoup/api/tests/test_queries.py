@@ -105,7 +105,7 @@ def ledger_invoice(customer):
 DUNNING_LISTS = [
     ("/api/v1/dunning-policies/", 25, 5),  # + levels, + their templates
     ("/api/v1/dunning-runs/", 25, 3),  # the message counts are in the page's query
-    ("/api/v1/dunning-messages/", 25, 4),  # + the items with their invoices and levels
+    ("/api/v1/dunning-messages/", 25, 5),  # + items with invoices and levels, + manual emails' invoices
     ("/api/v1/dunning-holds/", 25, 3),
 ]
 

@@ -185,7 +185,7 @@ class OutboundMessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, D
 
     def get_queryset(self) -> QuerySet[Any]:
         items = MessageItem.objects.select_related("invoice", "level").order_by("id")
-        return selectors.outbox().prefetch_related(Prefetch("items", queryset=items))
+        return selectors.outbox().prefetch_related(Prefetch("items", queryset=items), "invoices")
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         return OutboundMessageSerializer if self.action == "list" else OutboundMessageDetailSerializer

@@ -247,6 +247,9 @@ def test_beat_schedules_every_periodic_job_and_each_task_exists():
         "recoup.core.tasks.send_notifications",
         "recoup.reports.tasks.snapshot_month_end",
         "recoup.reports.tasks.weekly_summary",
+        "recoup.activity.tasks.evaluate_promises",
+        "recoup.activity.tasks.check_credit_limits",
+        "recoup.insights.tasks.nightly",
     }
     assert scheduled | {"recoup.dunning.tasks.deliver"} <= set(app.tasks)
     assert str(schedule["dunning-run"]["schedule"]) == "<crontab: 0 6 * * * (m/h/dM/MY/d)>"

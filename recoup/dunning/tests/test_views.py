@@ -152,7 +152,7 @@ def read_urls(books) -> dict[str, str]:
         "message": reverse("dunning-message-detail", args=[message.pk]),
         "invoice-panel": reverse("dunning-invoice-panel", args=[a1.pk]),
         "customer-panel": reverse("dunning-customer-panel", args=[acme.pk]),
-        "customer-activity": reverse("dunning-customer-activity", args=[acme.pk]),
+        "customer-activity": reverse("activity-timeline", args=[acme.pk]),
     }
 
 
@@ -1121,7 +1121,7 @@ def test_the_customer_page_loads_its_panels(books, viewer):
     html = logged_in(viewer).get(reverse("customer-detail", args=[acme.pk])).content.decode()
     for name, element in (
         ("dunning-customer-panel", "customer-dunning"),
-        ("dunning-customer-activity", "customer-activity"),
+        ("activity-timeline", "customer-activity"),
     ):
         url = reverse(name, args=[acme.pk])
         assert f'<div id="{element}" hx-get="{url}" hx-trigger="load" hx-swap="outerHTML">' in html
@@ -1172,7 +1172,7 @@ def test_timeline_and_open_tasks(books, viewer):
     )
     install_reasons()
     dispute = disputes.dispute_open(actor=None, invoice=books["a1"], reason="pricing", amount="10.00")
-    response = htmx(logged_in(viewer), "get", reverse("dunning-customer-activity", args=[acme.pk]))
+    response = htmx(logged_in(viewer), "get", reverse("activity-timeline", args=[acme.pk]))
     html = response.content.decode()
     assert html.lstrip().startswith('<div class="columns" id="customer-activity">')
     message_url = reverse("dunning-message-detail", args=[message.pk])
@@ -1247,7 +1247,7 @@ def test_panels_do_not_grow_their_queries_with_history(books, manager):
     urls = {
         "invoice": reverse("dunning-invoice-panel", args=[a1.pk]),
         "customer": reverse("dunning-customer-panel", args=[acme.pk]),
-        "activity": reverse("dunning-customer-activity", args=[acme.pk]),
+        "activity": reverse("activity-timeline", args=[acme.pk]),
         "message": None,
     }
     run()

@@ -16,7 +16,6 @@ from recoup.dunning.views.outbox import (
     OutboxView,
 )
 from recoup.dunning.views.panels import (
-    CustomerActivityView,
     CustomerHoldCreateView,
     CustomerPanelView,
     HoldReleaseView,
@@ -42,7 +41,6 @@ from recoup.dunning.views.runs import (
 )
 
 __all__ = [
-    "CustomerActivityView",
     "CustomerHoldCreateView",
     "CustomerPanelView",
     "HoldReleaseView",

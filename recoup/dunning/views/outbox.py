@@ -52,7 +52,10 @@ class OutboxView(RoleRequiredMixin, ListView):
             return OutboundMessage.objects.none()
         data = self.form.cleaned_data if self.form.is_bound else {}
         return selectors.outbox(
-            status=data.get("status") or "", channel=data.get("channel") or "", run=data.get("run")
+            status=data.get("status") or "",
+            channel=data.get("channel") or "",
+            run=data.get("run"),
+            kind=data.get("kind") or "",
         )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -79,7 +82,10 @@ def _status_counts() -> dict[str, Any]:
 
 def _message(pk: int) -> OutboundMessage:
     return get_object_or_404(
-        OutboundMessage.objects.select_related("customer", "level", "level__policy", "run"), pk=pk
+        OutboundMessage.objects.select_related(
+            "customer", "level", "level__policy", "run", "template", "author"
+        ),
+        pk=pk,
     )
 
 
@@ -123,7 +129,10 @@ class MessageDetailView(RoleRequiredMixin, DetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         message: OutboundMessage = self.object
         items = message.items.select_related("invoice", "level").order_by("invoice__due_date", "invoice_id")
-        return super().get_context_data(nav="dunning", subnav="outbox", items=list(items), **kwargs)
+        chosen = message.invoices.order_by("due_date", "id") if message.level_id is None else []
+        return super().get_context_data(
+            nav="dunning", subnav="outbox", items=list(items), chosen=list(chosen), **kwargs
+        )
 
     def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
         response = super().render_to_response(context, **kwargs)

@@ -8,11 +8,9 @@ from django.contrib import messages
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from recoup.activity import selectors as activity_selectors
 from recoup.core.errors import DomainError
 from recoup.core.htmx import is_partial
 from recoup.dunning import selectors, services
@@ -84,30 +82,6 @@ class CustomerPanelView(RoleRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         context = {"nav": "customers", **customer_panel_context(_customer(pk))}
         return _panel(request, "dunning/partials/customer_dunning.html", context)
-
-
-# The page each kind of timeline entry links to, by the model behind it.
-ENTRY_PAGES = {"dunning.outboundmessage": "dunning-message-detail", "disputes.dispute": "dispute-detail"}
-
-
-class CustomerActivityView(RoleRequiredMixin, View):
-    """The customer's timeline and open tasks."""
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        customer = get_object_or_404(Customer, pk=pk)
-        entries = list(activity_selectors.customer_timeline(customer=customer))
-        for entry in entries:
-            page = ENTRY_PAGES.get(entry.source_type)
-            if page is not None and entry.source_id.isdigit():
-                entry.link = reverse(page, args=[int(entry.source_id)])  # type: ignore[attr-defined]
-        context = {
-            "nav": "customers",
-            "customer": customer,
-            "timeline": entries,
-            "tasks": list(activity_selectors.customer_open_tasks(customer=customer)),
-            "today": timezone.localdate(),
-        }
-        return _panel(request, "dunning/partials/customer_activity.html", context)
 
 
 # Holds ------------------------------------------------------------------------------------------------------

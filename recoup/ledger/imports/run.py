@@ -21,6 +21,7 @@ from recoup.ledger.imports.readers import ReadError, open_table
 from recoup.ledger.imports.rows import RowError, RowParser
 from recoup.ledger.imports.staging import Db
 from recoup.ledger.imports.totals import Totals
+from recoup.ledger.services import evaluate_promises
 
 
 class ImportFailed(Exception):
@@ -91,6 +92,8 @@ def import_file(
                 )
                 if dry_run:
                     transaction.set_rollback(True)
+                elif kind == "payments":
+                    transaction.on_commit(evaluate_promises, robust=True)
     except (MappingError, ReadError) as exc:
         raise ImportFailed(str(exc)) from exc
     totals.seconds = time.monotonic() - started

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 
+from recoup.activity.demo import demo_activity
 from recoup.core.errors import DomainError
 from recoup.dunning.demo import demo_dunning, dunning_reset
 from recoup.ledger.demo import (
@@ -96,6 +97,10 @@ class Command(BaseCommand):
         if dunning_weeks > 0:
             dunned = demo_dunning(today=result.today, weeks=dunning_weeks, seed=seed)
             self.stdout.write("Dunning: " + ", ".join(f"{n:,} {what}" for what, n in sorted(dunned.items())))
+            worked = demo_activity(today=result.today, seed=seed)
+            self.stdout.write(
+                "Workspace: " + ", ".join(f"{n:,} {what}" for what, n in sorted(worked.items()))
+            )
         self._print_logins(result.logins)
 
     def _print_logins(self, logins: list[DemoLogin]) -> None:
