@@ -171,13 +171,22 @@ def main() -> None:
 
 def reports_lines(rows: dict[tuple[str, str], dict[str, Any]], get: Any, line: Any) -> None:
     """The reports issue's targets (bench/reports_bench.py)."""
-    for name, _ in sorted(k for k in rows if k[0].startswith("ours.kpis_")):
+    names = sorted(k[0] for k in rows if k[0].startswith("ours.kpis_"))
+    for name in (n for n in names if not n.startswith("ours.kpis_ledger_")):
         r = get(name)
         line(f"KPIs for the quarter from {name.removeprefix('ours.kpis_')}", None, "", r, "≤ 2 s",
              r["median_s"] <= 2 if r else None)  # fmt: skip
+    for name in (n for n in names if n.startswith("ours.kpis_ledger_")):  # no snapshot used: no target
+        line(f"KPIs for the quarter from {name.removeprefix('ours.kpis_ledger_')}, from the ledger alone",
+             None, "", get(name), "—", None)  # fmt: skip
     r = get("ours.dashboard_endpoints")
-    line("the dashboard's JSON endpoints, together", None, "", r, "≤ 1 s",
+    line("the dashboard's JSON endpoints, together, after the page", None, "", r, "≤ 1 s",
          r["median_s"] <= 1 if r else None)  # fmt: skip
+    r = get("ours.dashboard_endpoints_cold")
+    line("the dashboard's JSON endpoints, together, without the page (the first ages today)", None, "", r,
+         "≤ 1 s", r["median_s"] <= 1 if r else None)  # fmt: skip
+    line("the dashboard page (GET /dashboard/), today's aging not kept", None, "", get("ours.dashboard_page"),
+         "—", None)  # fmt: skip
     r = get("ours.snapshots_rebuild_36")
     line("rebuilding 36 month-end snapshots", None, "", r, "≤ 60 s",
          r["median_s"] <= 60 if r else None)  # fmt: skip

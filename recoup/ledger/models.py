@@ -105,6 +105,8 @@ class Invoice(TimeStamped):
                 name="invoice_closed_on",
             ),
             models.Index(fields=["customer", "issue_date"], name="invoice_customer_issue"),
+            # Credit sales by day (KPIs, the dashboard's monthly series): an index-only scan of the period.
+            models.Index(fields=["issue_date", "currency", "amount"], name="invoice_issue_date"),
             models.Index(
                 fields=["dunning_policy"],
                 condition=Q(dunning_policy__isnull=False),
@@ -155,7 +157,11 @@ class Payment(CustomerCredit):
     reference = models.CharField(max_length=255, blank=True)
 
     class Meta(CustomerCredit.Meta):
-        indexes = [models.Index(fields=["customer", "date"], name="payment_customer_date")]
+        indexes = [
+            models.Index(fields=["customer", "date"], name="payment_customer_date"),
+            # Collections by day (KPIs, the dashboard): an index-only scan of the period.
+            models.Index(fields=["date", "currency", "amount"], name="payment_date"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="payment_external_id_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
@@ -219,7 +225,9 @@ class Allocation(models.Model):
     class Meta:
         ordering = ["date", "id"]
         indexes = [
-            models.Index(fields=["invoice", "date"], name="allocation_invoice_date"),
+            # Aging as of a past date sums each candidate invoice's allocations up to that date: an index-only
+            # probe per invoice.
+            models.Index(fields=["invoice", "date", "amount"], name="allocation_invoice_date_amount"),
             models.Index(fields=["date"], name="allocation_date"),
         ]
         constraints = [
@@ -259,3 +267,29 @@ class FxRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.currency} {self.rate} on {self.date}"
+
+
+class LedgerRevision(models.Model):
+    """How many times the ledger's dated facts of one month have changed: the watermark a stored figure (a
+    month-end aging snapshot) is checked against before it is reused.
+
+    Kept by database triggers (migration 0008), not by Python, so that no write can miss it: every insert,
+    delete or fact-changing update of an invoice (issue date, due date, amount, currency, customer), an
+    allocation (date, amount, invoice) or an FX rate (currency, date, rate) adds 1 to a row of the month of
+    its date (the earliest date a statement touches; a TRUNCATE counts on 0001-01-01, before every month).
+    A change of a customer's name or external id, which no date places, counts on `month` NULL.
+
+    A figure as of D read `ledger_revision(through=D)` before it read the ledger; while that sum is unchanged,
+    nothing dated on or before D has been committed since. Rows are only ever incremented, never deleted, so
+    the sum only grows. A month has more than one row only when several transactions wrote to it at once: a
+    writer takes a row of the month no one else holds (SKIP LOCKED), or adds one, and never waits for another.
+    """
+
+    month = models.DateField(null=True, help_text="The first day of the month; NULL: undated changes")
+    changes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["month", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.month or 'undated'}: {self.changes} changes"

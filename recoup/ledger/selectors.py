@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,15 @@ from django.db.models.functions import Coalesce, Round
 
 from recoup.core.models import AmountField
 from recoup.core.money import quantize
-from recoup.ledger.models import Allocation, CreditNote, Customer, FxRate, Invoice, Payment
+from recoup.ledger.models import (
+    Allocation,
+    CreditNote,
+    Customer,
+    FxRate,
+    Invoice,
+    LedgerRevision,
+    Payment,
+)
 from recoup.ledger.rules import DEFAULT_BUCKETS, bucket_labels
 
 ZERO = Decimal(0)
@@ -39,6 +48,27 @@ def invoice_open_amount_as_of(*, invoice: Invoice, as_of: dt.date) -> Decimal:
     )
     # quantize: SQLite sums decimals as binary floats, so the sum needs rounding back to the currency's unit.
     return quantize(invoice.amount - applied, invoice.currency)
+
+
+def ledger_revisions(days: Iterable[dt.date], *, undated: bool = False) -> dict[dt.date, int]:
+    """For each day, how many changes of the ledger's facts dated on or before it were ever committed (the
+    LedgerRevision rows of its month and the months before), plus the undated ones (customers' names and
+    external ids) with `undated`. One query over a table of a few rows per month.
+
+    The number only grows. Read it before reading the ledger for a figure as of that day and keep it: while
+    it is unchanged, the figure is still the ledger's (a change committed in between counts too, so a figure
+    is at worst recomputed, never reused stale)."""
+    per_month = list(
+        LedgerRevision.objects.order_by()
+        .values("month")
+        .annotate(total=Sum("changes"))
+        .values_list("month", "total")
+    )
+    extra = sum(total for month, total in per_month if month is None) if undated else 0
+    return {
+        day: extra + sum(total for month, total in per_month if month is not None and month <= day)
+        for day in days
+    }
 
 
 def customer_unapplied_as_of(*, customer: Customer, as_of: dt.date) -> dict[str, Decimal]:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -187,7 +188,16 @@ def payment_create(
         oldest_first=settings.RECOUP_UNAPPLIED_CASH == "oldest_first",
     )
     payment.refresh_from_db()
+    transaction.on_commit(partial(evaluate_promises, [customer.pk]), robust=True)
     return payment
+
+
+def evaluate_promises(customer_ids: list[int] | None = None) -> None:
+    """After payments commit: evaluate the pending promises of `customer_ids` (None: every customer's) as
+    of today. The activity app does it; imported here, since the ledger does not depend on it."""
+    from recoup.activity.promise_services import promises_evaluate
+
+    promises_evaluate(actor=None, as_of=timezone.localdate(), customer_ids=customer_ids)
 
 
 @transaction.atomic
@@ -341,6 +351,7 @@ def allocation_create(
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     _refresh_after([allocation])
+    _rescore_on_commit(customer_id=invoice.customer_id)
     record_event(
         actor=actor,
         verb=f"allocation.{kind}",
@@ -384,6 +395,7 @@ def allocation_reverse(
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     _refresh_after([reversal])
+    _rescore_on_commit(invoice_id=original.invoice_id)
     record_event(
         actor=actor,
         verb="allocation.reversed",
@@ -391,6 +403,14 @@ def allocation_reverse(
         data={"reverses": original.pk, "amount": str(original.amount), "date": date.isoformat()},
     )
     return reversal
+
+
+def _rescore_on_commit(**which: int) -> None:
+    """After the commit, rescore the customer's payment predictions and priority terms (recoup.insights,
+    which reads the ledger: imported here, so that the ledger does not depend on it)."""
+    from recoup.insights.hooks import rescore_on_commit
+
+    rescore_on_commit(**which)
 
 
 def _refresh_after(allocations: Iterable[Allocation]) -> None:

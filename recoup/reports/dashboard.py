@@ -13,6 +13,7 @@ Each function runs a fixed number of queries, whatever the size of the ledger.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -251,10 +252,11 @@ def receivables(scope: Scope, today: dt.date, limit: int = TOP) -> dict[str, Any
     report = _customer_aging(scope, today)
     base = report.currency
     zero = quantize(ZERO, base)
-    ranked = sorted(
-        (row for row in report.rows if _overdue(row) > 0),
+    ranked = heapq.nsmallest(
+        limit,
+        (row for row in report.rows if row.total > row.buckets[0]),
         key=lambda row: (-_overdue(row), row.name, row.key),
-    )[:limit]
+    )
     customers = {
         customer.external_id: customer
         for customer in Customer.objects.filter(external_id__in=[row.key for row in ranked]).select_related(
@@ -304,7 +306,7 @@ def overdue_by_collector(scope: Scope, today: dt.date) -> dict[str, Any]:
     """Today's overdue AR per collector of the customers (most first, "No collector" where none is set),
     each bar linking to that collector's customers with overdue invoices."""
     report = _customer_aging(scope, today)
-    collector_of = dict(scope.customers().values_list("external_id", "collector_id"))
+    collector_of = dict(scope.customers().order_by().values_list("external_id", "collector_id"))
     amounts: dict[int | None, Decimal] = defaultdict(lambda: quantize(ZERO, report.currency))
     counts: dict[int | None, int] = defaultdict(int)
     for row in report.rows:

@@ -25,6 +25,12 @@ class AgingSnapshotMonth(models.Model):
     # [{"currency": "EUR", "rate": "1.0800000000", "date": "2020-01-01"}, …]: the currencies other than the
     # base one that had AR open at the month-end, each with the rate it was converted at.
     rates = models.JSONField(default=list)
+    # The base currency the amounts are in, and the ledger's watermark up to the month-end read before the
+    # build read the ledger (recoup.ledger.selectors.ledger_revisions; NULL: built before it was kept). While
+    # both are still the same, the snapshot is the ledger's answer for that day, to the cent, and kpis() uses
+    # it; otherwise it is only the close as reported.
+    currency = CurrencyField(blank=True, default="")
+    ledger_revision = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["month_end"]

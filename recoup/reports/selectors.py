@@ -2,7 +2,10 @@
 
 The database does the summing:
 - AR comes from two aging reports, as of the day before `start` (begin AR) and as of `end` (end AR, its
-  current bucket and its buckets past 90 days), so every AR figure is the one `recoup aging` shows;
+  current bucket and its buckets past 90 days), so every AR figure is the one `recoup aging` shows. A day
+  that is a month-end whose stored snapshot is still the ledger's answer (recoup.reports.snapshots.
+  current_month_ends: nothing dated on or before it has changed since it was built) is read from the
+  snapshot instead, which holds the same figures to the cent;
 - credit sales and collections are sums of the invoices (by issue date) and payments (by payment date) per
   currency and day, one GROUP BY each. Python converts those few sums (days × currencies, never one per
   document) at the rate of their day and adds them up.
@@ -27,17 +30,27 @@ from django.db.models import Model, Sum
 
 from recoup.core.errors import DomainError
 from recoup.core.money import quantize
-from recoup.ledger.aging import AgingReport, aging_report, rates_as_of
+from recoup.ledger.aging import aging_report, rates_as_of
 from recoup.ledger.models import FxRate, Invoice, Payment
 from recoup.ledger.rules import DEFAULT_BUCKETS
 from recoup.ledger.selectors import RateUsed
-from recoup.reports import rules
+from recoup.reports import rules, snapshots
 
 ZERO = Decimal(0)
 # The standard aging buckets (so AR totals are the ones `recoup aging` shows), with a bound at 90 days.
 KPI_BUCKETS = tuple(sorted({*DEFAULT_BUCKETS, rules.OVER_DAYS}))
 # Buckets from this index on hold the AR more than OVER_DAYS past due (0 is current, i the i-th bound's).
 OVER_FROM = KPI_BUCKETS.index(rules.OVER_DAYS) + 2
+# The month-end snapshots keep the default buckets: they answer for the KPIs only if those are the KPIs' too.
+SNAPSHOTS_FIT = KPI_BUCKETS == DEFAULT_BUCKETS
+
+
+class Close(NamedTuple):
+    """The AR open at the end of one day, in the base currency: what the KPIs read of an aging."""
+
+    buckets: tuple[Decimal, ...]  # in the order of KPI_BUCKETS' labels
+    total: Decimal
+    rates: tuple[RateUsed, ...]  # other currencies only
 
 
 class DaySum(NamedTuple):
@@ -141,16 +154,19 @@ class KpiReport:
 
 
 def kpis(*, start: dt.date, end: dt.date, customer_ids: Sequence[int] | None = None) -> KpiReport:
-    """The KPIs of [start, end]: two aging reports by total, a GROUP BY of the invoices and one of the
-    payments (plus one of the older invoices when the countback reaches before start's month), and the FX
-    rates of those days. The number of queries does not depend on the ledger's size.
+    """The KPIs of [start, end]: two aging reports by total (or, for every customer, the month-end snapshots
+    that are still the ledger's answer), a GROUP BY of the invoices and one of the payments (plus one of the
+    older invoices when the countback reaches before start's month), and the FX rates of those days. The
+    number of queries does not depend on the ledger's size.
 
     `customer_ids` limits every figure to those customers (Scope.customer_ids()); None is every customer."""
     _check_period(start, end)
     base = settings.BASE_CURRENCY
-    begin = _aging(as_of=start - dt.timedelta(days=1), field="from", customer_ids=customer_ids)
-    closing = _aging(as_of=end, field="to", customer_ids=customer_ids)
-    buckets = closing.total.buckets
+    before = start - dt.timedelta(days=1)
+    stored = _stored_closes([before, end]) if customer_ids is None else {}
+    begin = stored.get(before) or _aging(as_of=before, field="from", customer_ids=customer_ids)
+    closing = stored.get(end) or _aging(as_of=end, field="to", customer_ids=customer_ids)
+    buckets = closing.buckets
     # Invoices issued from the first day of start's month: the period's sales and the countback's first
     # months come from one query.
     recent_from = start.replace(day=1)
@@ -158,7 +174,7 @@ def kpis(*, start: dt.date, end: dt.date, customer_ids: Sequence[int] | None = N
     recent_rates = _RateBook(since=recent_from, until=end)
     credit_sales = quantize(recent_rates.convert(row for row in recent if row.day >= start), base)
     months = _countback_months(
-        end_ar=closing.total.total,
+        end_ar=closing.total,
         end=end,
         since=recent_from,
         recent=recent,
@@ -169,15 +185,15 @@ def kpis(*, start: dt.date, end: dt.date, customer_ids: Sequence[int] | None = N
         start=start,
         end=end,
         currency=base,
-        begin_ar=begin.total.total,
+        begin_ar=begin.total,
         credit_sales=credit_sales,
-        end_ar=closing.total.total,
+        end_ar=closing.total,
         end_current_ar=buckets[0],
         end_over_90_ar=sum(buckets[OVER_FROM:], quantize(ZERO, base)),
         collected=collected(start=start, end=end, customer_ids=customer_ids),
         countback_months=tuple(months),
-        begin_rates=tuple(begin.rates),
-        end_rates=tuple(closing.rates),
+        begin_rates=begin.rates,
+        end_rates=closing.rates,
     )
 
 
@@ -248,13 +264,24 @@ def _check_period(start: dt.date, end: dt.date) -> None:
         raise DomainError("The period ends before it starts.", field="from")
 
 
-def _aging(*, as_of: dt.date, field: str, customer_ids: Sequence[int] | None = None) -> AgingReport:
+def _aging(*, as_of: dt.date, field: str, customer_ids: Sequence[int] | None = None) -> Close:
     try:
-        return aging_report(
+        report = aging_report(
             as_of=as_of, by="total", basis="due", buckets=KPI_BUCKETS, customer_ids=customer_ids
         )
     except DomainError as exc:  # a missing FX rate names the KPI parameter, not aging's as_of
         raise DomainError(exc.message, field=field, code=exc.code) from exc
+    return Close(report.total.buckets, report.total.total, tuple(report.rates))
+
+
+def _stored_closes(days: Sequence[dt.date]) -> dict[dt.date, Close]:
+    """The closes of every customer on those of `days` that a current month-end snapshot answers for."""
+    if not SNAPSHOTS_FIT:
+        return {}
+    return {
+        day: Close(close.buckets, close.total, close.rates)
+        for day, close in snapshots.current_month_ends(days).items()
+    }
 
 
 def _day_sums(

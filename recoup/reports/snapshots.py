@@ -12,6 +12,10 @@ A stored snapshot is the close **as reported** on the day it was built. An alloc
 dated on or before the month-end (a backdated payment, a late credit note) changes the ledger's answer for
 that date, not the stored snapshot; `rebuild` (`recoup reports snapshots`) recomputes the month-ends from the
 ledger and replaces them.
+
+Each snapshot keeps the ledger's watermark up to its month-end (LedgerRevision), read before the build read
+the ledger. `current_month_ends` returns only the snapshots whose watermark is still the ledger's: those are
+the ledger's answer, and the KPIs take their begin and end AR from them.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from recoup.core.errors import DomainError
 from recoup.core.money import minor_units, quantize
 from recoup.ledger.aging import kept_amounts_exact, open_items_sql, rates_as_of
 from recoup.ledger.rules import DEFAULT_BUCKETS, bucket_floor_dates, bucket_labels
-from recoup.ledger.selectors import RateUsed
+from recoup.ledger.selectors import RateUsed, ledger_revisions
 from recoup.reports.models import BUCKET_FIELDS, AgingSnapshot, AgingSnapshotMonth
 from recoup.reports.scope import Scope
 
@@ -152,6 +156,8 @@ def _build_chunk(ends: list[dt.date]) -> list[Built]:
     started = timezone.now()
     clock = time.perf_counter()
     base = settings.BASE_CURRENCY
+    # Before anything else is read: a change committed from here on makes the snapshot not current.
+    revisions = ledger_revisions(ends)
     rates = {end: rates_as_of(end) for end in ends}
     with transaction.atomic():
         # Claim the month-ends, oldest first (two builders of overlapping chunks queue, never deadlock).
@@ -193,7 +199,9 @@ def _build_chunk(ends: list[dt.date]) -> list[Built]:
             used = sorted(summary[month.month_end]["used"] - {base})
             month.built_at = started
             month.rates = [_rate_json(rates[month.month_end][c]) for c in used]
-            month.save(update_fields=["built_at", "rates"])
+            month.currency = base
+            month.ledger_revision = revisions[month.month_end]
+            month.save(update_fields=["built_at", "rates", "currency", "ledger_revision"])
     seconds = round((time.perf_counter() - clock) / len(ends), 3)
     return [Built(end, summary[end]["rows"], quantize(summary[end]["total"], base), seconds) for end in ends]
 
@@ -229,7 +237,8 @@ def _insert_sql(
     """The INSERT … SELECT of some month-ends and its parameters, in the order of their placeholders.
 
     It is aging's open-items query (recoup.ledger.aging.open_items_sql) for several dates in one pass:
-    - `cand`: the invoices issued by the last month-end and open today or settled after the first one;
+    - `cand`: the invoices issued by the last month-end and open today or settled after the first one, with
+      their customer's collector, currency and segment (one hash join, not a probe per group);
     - `pairs`: each of them with every month-end it is a candidate on (issued by then, and open today or
       settled after it), with that month-end's bucket floors (rules.bucket_floor_dates);
     - `applied`: the allocations of each pair dated on or before its month-end;
@@ -272,11 +281,12 @@ def _insert_sql(
         rates(k, currency, rate) AS (VALUES {", ".join(rate_rows)}),
         cand AS MATERIALIZED (
             SELECT i.id, i.customer_id, i.currency, i.due_date AS d, i.issue_date, i.open_amount,
-                   i.closed_on, i.amount
-            FROM ledger_invoice i
+                   i.closed_on, i.amount, u.collector_id, u.currency AS customer_currency, u.segment
+            FROM ledger_invoice i JOIN ledger_customer u ON u.id = i.customer_id
             WHERE i.issue_date <= %s AND (i.open_amount > 0 OR i.closed_on > %s)),
         pairs AS MATERIALIZED (
-            SELECT c.id, c.customer_id, c.currency, c.d, c.amount, e.*
+            SELECT c.id, c.customer_id, c.currency, c.d, c.amount, c.collector_id, c.customer_currency,
+                   c.segment, e.*
             FROM cand c JOIN ends e ON c.issue_date <= e.me AND (c.open_amount > 0 OR c.closed_on > e.me)),
         applied AS (
             SELECT p.id, p.k, SUM(a.amount) AS applied
@@ -284,19 +294,21 @@ def _insert_sql(
             WHERE a.date <= %s
             GROUP BY p.id, p.k),
         items AS (
-            SELECT p.k, p.customer_id, p.currency, {bucket} AS bucket,
-                   ROUND(p.amount - COALESCE(s.applied, 0), 4) AS open
+            SELECT p.k, p.customer_id, p.currency, p.collector_id, p.customer_currency, p.segment,
+                   {bucket} AS bucket, ROUND(p.amount - COALESCE(s.applied, 0), 4) AS open
             FROM pairs p LEFT JOIN applied s ON s.id = p.id AND s.k = p.k),
         g AS (
-            SELECT o.k, o.customer_id, o.currency, o.bucket, {converted} AS amount, COUNT(*) AS n
+            SELECT o.k, o.customer_id, o.currency, o.collector_id, o.customer_currency, o.segment, o.bucket,
+                   {converted} AS amount, COUNT(*) AS n
             FROM items o LEFT JOIN rates r ON r.k = o.k AND r.currency = o.currency
             WHERE o.open > 0
-            GROUP BY o.k, o.customer_id, o.currency, o.bucket, r.rate)
+            GROUP BY o.k, o.customer_id, o.currency, o.collector_id, o.customer_currency, o.segment, o.bucket,
+                     r.rate)
         INSERT INTO {AgingSnapshot._meta.db_table} ({columns})
-        SELECT e.me, c.collector_id, g.currency, c.currency, c.segment, {per_bucket},
+        SELECT e.me, g.collector_id, g.currency, g.customer_currency, g.segment, {per_bucket},
                SUM(g.amount){unit}, SUM(g.n), %s
-        FROM g JOIN ledger_customer c ON c.id = g.customer_id JOIN ends e ON e.k = g.k
-        GROUP BY e.me, c.collector_id, g.currency, c.currency, c.segment"""
+        FROM g JOIN ends e ON e.k = g.k
+        GROUP BY e.me, g.collector_id, g.currency, g.customer_currency, g.segment"""
     params += [max(ends), min(ends), max(ends), built_at]
     return sql, params
 
@@ -341,11 +353,37 @@ def month_end_totals(month_ends: Iterable[dt.date], scope: Scope | None = None) 
     if missing:
         build(missing)
         months = {m.month_end: m for m in AgingSnapshotMonth.objects.filter(month_end__in=ends)}
+    return _totals(ends, months, scope or Scope())
+
+
+def current_month_ends(days: Iterable[dt.date]) -> dict[dt.date, MonthEndAging]:
+    """The stored aging, of every customer, of those of `days` whose snapshot is the ledger's answer today:
+    a month-end built in the base currency with nothing dated on or before it changed in the ledger since
+    (its watermark is still ledger_revisions'). The others (not a month-end, never built, built before the
+    watermark existed, or stale) are left out, never built here: the caller ages the ledger. Three queries."""
+    ends = [day for day in dict.fromkeys(days) if is_month_end(day)]
+    months = {
+        m.month_end: m
+        for m in AgingSnapshotMonth.objects.filter(
+            month_end__in=ends, currency=settings.BASE_CURRENCY, ledger_revision__isnull=False
+        )
+    }
+    if not months:
+        return {}
+    watermark = ledger_revisions(months)
+    current = [end for end, month in months.items() if month.ledger_revision == watermark[end]]
+    return {close.month_end: close for close in _totals(current, months, Scope())} if current else {}
+
+
+def _totals(
+    ends: Sequence[dt.date], months: dict[dt.date, AgingSnapshotMonth], scope: Scope
+) -> list[MonthEndAging]:
+    """The stored month-ends `ends` (each in `months`) summed for `scope`, in the order given: one query."""
     sums: dict[dt.date, dict[str, Any]] = {}
     used: dict[dt.date, set[str]] = {end: set() for end in ends}
     summed = (*BUCKET_FIELDS, "total", "open_invoices")
     rows = (
-        AgingSnapshot.objects.filter(scope_q(scope or Scope()), month_end__in=ends)
+        AgingSnapshot.objects.filter(scope_q(scope), month_end__in=ends)
         .order_by()
         .values("month_end", "currency")
         .annotate(**{f"sum_{name}": Sum(name) for name in summed})
@@ -396,6 +434,7 @@ __all__: Sequence[str] = (
     "Built",
     "MonthEndAging",
     "closed_month_ends",
+    "current_month_ends",
     "month_end_of",
     "month_end_totals",
     "month_ends",

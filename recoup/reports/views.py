@@ -23,6 +23,7 @@ from django_htmx.http import push_url
 
 from recoup.core.errors import DomainError
 from recoup.core.htmx import is_partial
+from recoup.ledger import aging
 from recoup.ledger.models import Customer
 from recoup.reports import dashboard
 from recoup.reports.scope import Scope
@@ -130,12 +131,13 @@ class DashboardView(RoleRequiredMixin, View):
         )
         try:
             dashboard.prepare(today)
-            context.update(
-                receivables=dashboard.receivables(scope, today),
-                promises=dashboard.promise_figures(scope, today),
-                disputes=dashboard.dispute_figures(request.user, today),
-                reminders=dashboard.reminder_figures(scope, today),
-            )
+            with aging.reusing():  # today's aging, which the charts' requests then reuse
+                context.update(
+                    receivables=dashboard.receivables(scope, today),
+                    promises=dashboard.promise_figures(scope, today),
+                    disputes=dashboard.dispute_figures(request.user, today),
+                    reminders=dashboard.reminder_figures(scope, today),
+                )
         except DomainError as exc:  # a currency without an FX rate yet: the page says which
             context["error"] = exc.message
         response = render(request, template, context)
@@ -175,7 +177,10 @@ class DashboardDataView(RoleRequiredMixin, View):
         if not form.is_valid():
             return JsonResponse(_errors(form), status=400)
         try:
-            data = self.figures(request, form, timezone.localdate())
+            # The endpoints age the same day (the page did too): each reuses the report while the ledger
+            # is unchanged.
+            with aging.reusing():
+                data = self.figures(request, form, timezone.localdate())
         except DomainError as exc:
             return JsonResponse({exc.field or "detail": [exc.message]}, status=400)
         data["filters"] = form.scope().as_query()

@@ -54,8 +54,8 @@ from recoup.activity import services as activity
 from recoup.activity.models import Promise, PromiseStatus
 from recoup.disputes import defaults as dispute_defaults
 from recoup.disputes import services as disputes
-from recoup.ledger import services
-from recoup.ledger.models import Customer
+from recoup.ledger import aging, services
+from recoup.ledger.models import Customer, Invoice
 from recoup.ledger.tests.test_views import tables
 from recoup.reports import dashboard, selectors
 from recoup.reports.models import AgingSnapshot, AgingSnapshotMonth
@@ -1016,3 +1016,48 @@ def test_queries_do_not_grow_with_the_ledger(world, filtered, django_assert_max_
     assert cold_large["dashboard-aging"] <= 110
     print(connection.vendor, "filtered" if filtered else "everything", "cold", cold_large, "warm", warm_large)
     print("total warm", sum(warm_large.values()), "cold", sum(cold_large.values()))
+
+
+# Today's aging, computed once -----------------------------------------------------------------------------
+
+AGED = "JOIN ledger_customer c ON c.id = g.customer_id"  # the aging report's query
+
+
+def read(client: Client, name: str) -> tuple[dict, bool]:
+    """An endpoint's body, and whether the request aged the ledger."""
+    with CaptureQueriesContext(connection) as captured:
+        body = data(client, name)
+    return body, any(AGED in query["sql"] for query in captured.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)  # requests in autocommit, as they run
+def test_the_endpoints_age_today_once_and_again_after_a_payment(world):
+    client = client_for(world["mia"])
+    alone = {}
+    for name in ENDPOINTS:
+        aging.forget()
+        alone[name] = data(client, name)  # each endpoint computing what it needs itself
+    aging.forget()
+
+    together = {name: read(client, name) for name in ENDPOINTS}
+
+    assert [name for name, (_, aged) in together.items() if aged] == ["dashboard-aging"]
+    assert {name: body for name, (body, _) in together.items()} == alone
+    euro = Customer.objects.get(external_id="EURO")
+    services.payment_create(
+        actor=None,
+        customer=euro,
+        external_id="EURO-PAY",
+        date=TODAY,
+        amount=Decimal("500.00"),
+        apply_to=[services.Application(Invoice.objects.get(external_id="E1"), Decimal("500.00"))],
+    )
+    body, aged = read(client, "dashboard-top-overdue")
+    assert aged
+    # Euro's E1: 500 EUR left × 1.20 = 600.00 overdue, down from 1,200.00.
+    assert [(row["customer"], row["overdue"]) for row in body["rows"]] == [
+        ("ACME", "1100.00"),
+        ("EURO", "600.00"),
+        ("BOLT", "200.00"),
+        ("ZED", "100.00"),
+    ]
