@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "recoup.disputes",
     "recoup.activity",
     "recoup.reports",
+    "recoup.insights",
     "recoup.api",
 ]
 
@@ -174,6 +175,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # `recoup dunning send` (docs/operations.md).
 _RUN_HOUR, _RUN_MINUTE = env_time("RECOUP_DUNNING_RUN_AT", "06:00")
 _SLA_HOUR, _SLA_MINUTE = env_time("RECOUP_DISPUTE_SLA_CHECK_AT", "07:00")
+# Promises are evaluated before the dunning run, so that a broken one is chased again that same day.
+_PROMISES_HOUR, _PROMISES_MINUTE = env_time("RECOUP_PROMISES_EVALUATE_AT", "05:30")
+_CREDIT_HOUR, _CREDIT_MINUTE = env_time("RECOUP_CREDIT_LIMIT_CHECK_AT", "07:15")
 # The weekly summary email to managers and admins (docs/reports.md): on by default, on this day of the week
 # (mon … sun) at this time (HH:MM, TIME_ZONE), about the ISO week before.
 RECOUP_WEEKLY_SUMMARY = env_bool("RECOUP_WEEKLY_SUMMARY", default=True)
@@ -193,7 +197,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recoup.disputes.tasks.check_sla",
         "schedule": crontab(hour=_SLA_HOUR, minute=_SLA_MINUTE),
     },
+    "promises-evaluate": {
+        "task": "recoup.activity.tasks.evaluate_promises",
+        "schedule": crontab(hour=_PROMISES_HOUR, minute=_PROMISES_MINUTE),
+    },
+    "tasks-credit-limits": {
+        "task": "recoup.activity.tasks.check_credit_limits",
+        "schedule": crontab(hour=_CREDIT_HOUR, minute=_CREDIT_MINUTE),
+    },
     "notifications-send": {"task": "recoup.core.tasks.send_notifications", "schedule": 60.0},
+    # Retrain the payment models on everything known, then rescore every open invoice (docs/insights.md).
+    "insights-nightly": {
+        "task": "recoup.insights.tasks.nightly",
+        "schedule": crontab(hour="2", minute="30"),
+    },
     # The month that ended yesterday, stored as reported (`recoup reports snapshots` rebuilds older ones).
     "reports-month-end-snapshot": {
         "task": "recoup.reports.tasks.snapshot_month_end",
@@ -222,6 +239,29 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "sent-mail"))
 # Seconds before an SMTP connection or command gives up; the message is then retried.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 
+# Inbound email: the collections mailbox the IMAP poller reads (docs/operations.md). No IMAP_HOST: no poller.
+IMAP_HOST = env_str("IMAP_HOST", "")
+# Implicit TLS (IMAPS, port 993) by default; IMAP_STARTTLS=1 upgrades a plain connection (port 143) instead.
+IMAP_STARTTLS = env_bool("IMAP_STARTTLS", default=False)
+IMAP_SSL = env_bool("IMAP_SSL", default=not IMAP_STARTTLS)
+if IMAP_SSL and IMAP_STARTTLS:
+    raise ImproperlyConfigured("Set at most one of IMAP_SSL and IMAP_STARTTLS.")
+IMAP_PORT = env_int("IMAP_PORT", 993 if IMAP_SSL else 143)
+IMAP_USER = env_str("IMAP_USER", "")
+IMAP_PASSWORD = env_str("IMAP_PASSWORD", "")
+IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
+# Seconds before an IMAP connection or command gives up; the next poll tries again.
+IMAP_TIMEOUT = env_int("IMAP_TIMEOUT", 30)
+# An attachment larger than this is not kept (the email is, and says so). Default: 10 MB
+RECOUP_INBOUND_MAX_ATTACHMENT_BYTES = env_int("RECOUP_INBOUND_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+# How often celery beat polls the mailbox, in seconds; `recoup inbound poll` does it from cron.
+RECOUP_INBOUND_POLL_SECONDS = env_int("RECOUP_INBOUND_POLL_SECONDS", 60)
+if IMAP_HOST:
+    CELERY_BEAT_SCHEDULE["inbound-poll"] = {
+        "task": "recoup.activity.tasks.poll_inbound",
+        "schedule": float(RECOUP_INBOUND_POLL_SECONDS),
+    }
+
 # Dunning
 RECOUP_COMPANY_NAME = env_str("RECOUP_COMPANY_NAME", "Recoup")
 RECOUP_REPLY_TO = env_str("RECOUP_REPLY_TO", "")
@@ -246,6 +286,11 @@ if RECOUP_OUTBOX_LEASE_SECONDS <= EMAIL_TIMEOUT * 2:
 # Disputes
 # A document attached to a dispute is at most this many bytes. Default: 10 MB
 RECOUP_DISPUTE_UPLOAD_MAX_BYTES = env_int("RECOUP_DISPUTE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+
+# Promises to pay: a shortfall of at most this share of the amount, paid by the deadline, is "partially kept".
+RECOUP_PROMISE_TOLERANCE_PERCENT = env_int("RECOUP_PROMISE_TOLERANCE_PERCENT", 10)
+if not 0 <= RECOUP_PROMISE_TOLERANCE_PERCENT <= 100:
+    raise ImproperlyConfigured("RECOUP_PROMISE_TOLERANCE_PERCENT must be a whole percentage from 0 to 100.")
 # Links in the emails Recoup sends its own users (an assignment, an escalation) start with this.
 RECOUP_BASE_URL = env_str("RECOUP_BASE_URL", "http://127.0.0.1:8000")
 

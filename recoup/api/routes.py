@@ -4,6 +4,14 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework.routers import DefaultRouter
 
+from recoup.api.views.activity import (
+    ActivityView,
+    CallViewSet,
+    EmailSendView,
+    MessageTemplateViewSet,
+    NoteViewSet,
+)
+from recoup.api.views.activity_tasks import PromiseViewSet, TaskViewSet
 from recoup.api.views.allocations import AllocationViewSet, FxRateViewSet
 from recoup.api.views.customers import ContactViewSet, CustomerViewSet
 from recoup.api.views.disputes import DisputeMetricsView, DisputeReasonViewSet, DisputeViewSet
@@ -15,6 +23,15 @@ from recoup.api.views.dunning import (
     OutboundMessageViewSet,
 )
 from recoup.api.views.effectiveness import ReminderEffectivenessView
+from recoup.api.views.inbound import InboundEmailViewSet
+from recoup.api.views.insights import (
+    BacktestViewSet,
+    CashForecastView,
+    CustomerPriorityViewSet,
+    InvoicePredictionViewSet,
+    PredictionModelViewSet,
+    PriorityWeightsView,
+)
 from recoup.api.views.reports import AgingReportView, KpiReportView
 
 router = DefaultRouter()
@@ -32,6 +49,16 @@ router.register("dunning-holds", DunningHoldViewSet, basename="dunning-hold")
 # "api-" keeps these names apart from the web UI's dispute-detail, which emails link to.
 router.register("dispute-reasons", DisputeReasonViewSet, basename="api-dispute-reason")
 router.register("disputes", DisputeViewSet, basename="api-dispute")
+router.register("insights/predictions", InvoicePredictionViewSet, basename="insights-prediction")
+router.register("insights/priorities", CustomerPriorityViewSet, basename="insights-priority")
+router.register("insights/models", PredictionModelViewSet, basename="insights-model")
+router.register("insights/backtests", BacktestViewSet, basename="insights-backtest")
+router.register("inbound-emails", InboundEmailViewSet, basename="api-inbound-email")
+router.register("tasks", TaskViewSet, basename="api-task")
+router.register("promises", PromiseViewSet, basename="api-promise")
+router.register("calls", CallViewSet, basename="api-call")
+router.register("notes", NoteViewSet, basename="api-note")
+router.register("email-templates", MessageTemplateViewSet, basename="api-email-template")
 
 
 @extend_schema(exclude=True)
@@ -55,6 +82,10 @@ class DisputeMetricsSlashView(DisputeMetricsView):
 
 
 urlpatterns = [
+    path("insights/weights/", PriorityWeightsView.as_view(), name="insights-weights"),
+    path("insights/forecast/", CashForecastView.as_view(), name="insights-forecast"),
+    path("activities/", ActivityView.as_view(), name="api-activities"),
+    path("emails/", EmailSendView.as_view(), name="api-emails"),
     path("reports/aging", AgingReportView.as_view(), name="aging-report"),
     path("reports/aging/", AgingReportSlashView.as_view(), name="aging-report-slash"),
     path("reports/kpis", KpiReportView.as_view(), name="kpi-report"),

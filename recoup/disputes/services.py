@@ -23,8 +23,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from recoup.activity.models import EntryKind, TaskKind
-from recoup.activity.services import task_create, timeline_add
+from recoup.activity.models import EntryKind, TaskTrigger
+from recoup.activity.services import timeline_add
+from recoup.activity.task_services import rule_task, total_in_base
 from recoup.core.errors import DomainError, NotAllowed
 from recoup.core.events import record_event
 from recoup.core.money import Money, MoneyError, parse_amount, quantize
@@ -41,6 +42,7 @@ from recoup.disputes.models import (
     Outcome,
 )
 from recoup.disputes.rules import Action
+from recoup.insights.hooks import rescore_on_commit
 from recoup.ledger import services as ledger
 from recoup.ledger.models import CreditNote, Invoice
 from recoup.users.models import Role, Team, User
@@ -199,6 +201,7 @@ def dispute_open(
         data={"amount": str(value), "currency": invoice.currency, "reason": reason.code},
     )
     _notify_owners(dispute, event.pk, actor)
+    rescore_on_commit(customer_id=invoice.customer_id)
     return dispute
 
 
@@ -426,6 +429,7 @@ def dispute_resolve(
             "amount": str(settled) if settled is not None else None,
         },
     )
+    rescore_on_commit(customer_id=invoice.customer_id)
     return dispute
 
 
@@ -518,29 +522,32 @@ def _breach(dispute: Dispute, as_of: dt.date) -> None:
     title = (
         f"Dispute on {invoice.external_id} is past its SLA ({dispute.reason.name}, due {dispute.sla_due_on})"
     )
-    task, _ = task_create(
-        actor=None,
+    description = (
+        f"{Money(dispute.amount, dispute.currency)} disputed since {dispute.opened_on}, owned by "
+        f"{_owner_text(dispute)}; {days} day{'s' if days != 1 else ''} past its SLA.\n{_link(dispute)}"
+    )
+    task, _ = rule_task(
+        trigger=TaskTrigger.DISPUTE_SLA,
         customer=invoice.customer,
-        kind=TaskKind.ESCALATION,
+        subject=dispute.pk,
         title=title,
-        description=(
-            f"{Money(dispute.amount, dispute.currency)} disputed since {dispute.opened_on}, owned by "
-            f"{_owner_text(dispute)}; {days} day{'s' if days != 1 else ''} past its SLA.\n{_link(dispute)}"
-        ),
-        due_date=as_of,
-        owner=manager,
-        role="" if manager is not None else Role.MANAGER,
+        description=description,
         invoices=[invoice.pk],
-        source_key=f"dispute-sla:{dispute.pk}",
+        amount=total_in_base({dispute.currency: dispute.amount}, as_of),
+        today=as_of,
+        owner=manager,
+        role=Role.MANAGER,
     )
     _timeline(dispute, title, "", None)
-    record_event(actor=None, verb="dispute.sla_breached", target=dispute, data={"task": task.pk})
+    record_event(
+        actor=None, verb="dispute.sla_breached", target=dispute, data={"task": task.pk if task else None}
+    )
     if manager is not None:
         notify(
             key=f"dispute-sla:{dispute.pk}:{manager.pk}",
             recipient=manager,
             subject=title,
-            body=f"{task.description}\n",
+            body=f"{description}\n",
         )
 
 
