@@ -183,14 +183,21 @@ class _Cumulative:
     own customer's facts alone, to the last bit."""
 
     def __init__(
-        self, groups: Ints, keys: Ints, *, keep_order: bool = False, order: Ints | None = None, **values: Any
+        self,
+        groups: Ints,
+        keys: Ints,
+        *,
+        keep_order: bool = False,
+        stable: bool = False,
+        order: Ints | None = None,
+        **values: Any,
     ) -> None:
         combined = np.asarray(groups, dtype=np.int64) * _SPAN + np.asarray(keys, dtype=np.int64)
         # `order`: the sort of keys that differ from these by a constant, which sort the same. Sums do not
-        # depend on the order of equal keys; "the last ones" do: with keep_order the sort is stable, so that
-        # events of one day keep their order (the invoices' ids), whatever else is in the ledger.
+        # depend on the order of equal keys; "the last ones" do: with `stable` events of one day keep their
+        # order (the invoices' ids), whatever else is in the ledger.
         if order is None:
-            order = np.argsort(combined, kind="stable" if keep_order else "quicksort")
+            order = np.argsort(combined, kind="stable" if stable or keep_order else "quicksort")
         self.sorted_keys = combined[order]
         del combined
         self.order = order if keep_order else None
@@ -281,7 +288,10 @@ class FeatureBuilder:
         )
         clean = disputed == 0
         self.clean = _Cumulative(
-            cust[h][clean], 2 * settled[h][clean] + (settled[h][clean] == issue[h][clean]), days=days[clean]
+            cust[h][clean],
+            2 * settled[h][clean] + (settled[h][clean] == issue[h][clean]),
+            stable=True,
+            days=days[clean],
         )
         assert self.hist.order is not None
         self.hist_days_sorted = days[self.hist.order].astype(np.float64)

@@ -98,8 +98,8 @@ class InvoicePrediction(models.Model):
 
 class CustomerPriority(models.Model):
     """A customer's priority terms as of `as_of`: the raw figures, and each term's points (`term_*`,
-    signed: the terms that lower the rank are negative). The score is the weighted sum of the points with
-    the weights of `PriorityWeights`, computed in SQL, so new weights re-rank at once."""
+    signed: the terms that lower the rank are negative). `score` is the weighted sum of the points with the
+    weights of `PriorityWeights`; selectors.priority_score_expression computes it in SQL for other weights."""
 
     customer = models.OneToOneField(
         Customer, primary_key=True, on_delete=models.CASCADE, related_name="priority"
@@ -133,11 +133,15 @@ class CustomerPriority(models.Model):
     term_customer_risk = models.FloatField()
     term_about_to_pay = models.FloatField()
     term_open_dispute = models.FloatField()
+    # Σ weight × points with the weights in force, kept by the services (scoring writes it, a change of
+    # weights rewrites every row in its transaction): the worklist reads its head through an index.
+    score = models.FloatField(default=0.0)
     scored_at = models.DateTimeField()
 
     class Meta:
         ordering = ["customer_id"]
         verbose_name_plural = "customer priorities"
+        indexes = [models.Index(fields=["-score", "customer"], name="priority_score")]
 
     def __str__(self) -> str:
         return f"priority of {self.customer_id} as of {self.as_of}"

@@ -387,6 +387,7 @@ PRIORITY_COLUMNS = (
     "drivers",
     "scored_at",
     *(f"term_{t}" for t in rules.TERMS),
+    "score",
 )
 
 
@@ -499,6 +500,13 @@ def _write(scored: Scored, model: PredictionModel | None, *, customer_ids: Seque
                 *(points[t][k] for t in rules.TERMS),
             )
         )
+    # The weights row, locked: a change of weights waits for this write, then rewrites its scores; a write
+    # after that change reads the new weights.
+    weights_row, _ = PriorityWeights.objects.select_for_update().get_or_create(pk=1)
+    weights = row_weights(weights_row)
+    scores = np.round(sum(weights[t] * np.asarray(points[t], dtype=np.float64) for t in rules.TERMS), 4)
+    scores_list = np.atleast_1d(scores).tolist() if len(priorities) else []
+    priorities = [(*row, score) for row, score in zip(priorities, scores_list, strict=True)]
     if customer_ids is None:
         InvoicePrediction.objects.all().delete()
         CustomerPriority.objects.all().delete()
@@ -643,8 +651,14 @@ def priority_weights_update(*, actor: Any, **weights: float) -> PriorityWeights:
     if changes:
         row.updated_by = actor if getattr(actor, "pk", None) else None
         row.save()
+        # Every stored score follows in the same transaction: the worklist re-ranks when it commits.
+        CustomerPriority.objects.update(score=selectors.priority_score_expression(row_weights(row)))
         record_event(actor=actor, verb="insights.weights_updated", target=row, data=changes)
     return row
+
+
+def row_weights(row: PriorityWeights) -> dict[str, float]:
+    return {term: float(getattr(row, term)) for term in rules.TERMS}
 
 
 # Backtests --------------------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ class CustomerPriorityViewSet(_ReadOnly):
     def get_queryset(self) -> QuerySet[CustomerPriority]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator: no weights to read
             return CustomerPriority.objects.none()
-        return selectors.priority_ranking(weights=getattr(self, "weights", None)).prefetch_related("customer")
+        return selectors.priority_ranking().prefetch_related("customer")  # by the stored score: its index
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         super().initial(request, *args, **kwargs)

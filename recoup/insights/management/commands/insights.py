@@ -117,7 +117,7 @@ class Command(BaseCommand):
             for w in forecast_result["weeks"]:
                 lines.append(
                     f"{w['week']:>4} {w['start']:>10} {w['expected']:>12,.2f} {w['low']:>12,.2f} "
-                    f"{w['high']:>12,.2f} {_show(w['actual']):>12}"
+                    f"{w['high']:>12,.2f} {_money(w['actual']):>12}"
                 )
         self.stdout.write("\n".join(lines))
 
@@ -139,6 +139,10 @@ class Command(BaseCommand):
             lines.append(f"{w.week:>4} {w.start} {w.end} {w.expected:>14,} {w.low:>14,} {w.high:>14,}")
         lines.append(f"{'later':>4} {'':>21} {result.later:>14,}")
         self.stdout.write("\n".join(lines))
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
 
 
 def _show(value: Any) -> str:
