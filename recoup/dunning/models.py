@@ -38,6 +38,11 @@ class DunningPolicy(TimeStamped):
         help_text="Invoices whose dunnable amount is below this (in the base currency) are skipped.",
     )
     default_language = models.CharField(max_length=16, default="en")
+    use_suggested_timing = models.BooleanField(
+        default=False,
+        help_text="Send at the hour of the day the customer's touches were answered best (the insights' "
+        "next best action) instead of the configured send time.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,12 +35,14 @@ from recoup.dunning.models import (
     OutboundMessage,
 )
 from recoup.dunning.rules import LevelRule, PolicyRule, Skip
+from recoup.insights import actions as next_best
 from recoup.ledger.aging import kept_amounts_exact, open_items_sql, rates_as_of
 from recoup.ledger.models import Contact
 from recoup.ledger.selectors import RateUsed
 
 ZERO = Decimal(0)
 NO_POLICY = "no_policy"  # a reason of its own: no policy applies and no default policy exists
+SUGGESTION_CHUNK = 1_000  # customers whose suggested send hour is read at a time (a fixed number of queries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +154,7 @@ def build_plan(
     keep_decisions: bool = False,
 ) -> Plan:
     """Decide every invoice open on `as_of` (or only those of `customer_ids`)."""
-    policies, default_id, level_names, level_actions = _policies()
+    policies, default_id, level_names, level_actions, timed_levels = _policies()
     rates = rates_as_of(as_of)
     base = settings.BASE_CURRENCY
     disputed = disputed_amounts(as_of, customer_ids)
@@ -193,6 +195,8 @@ def build_plan(
         if plan.moves:
             plan.communications = _communications(plan, scheduler)
             plans.append(plan)
+    if timed_levels:
+        _use_suggested_hours(plans, timed_levels, as_of)
     skipped[Skip.PAID] = _paid_since_last_run(as_of, customer_ids)
     used_rates = sorted({d.currency for p in plans for d in p.decisions} - {base})
     return Plan(
@@ -281,12 +285,37 @@ def _communications(plan: CustomerPlan, scheduler: _Scheduler) -> list[Communica
 # Reads ------------------------------------------------------------------------------------------------------
 
 
+def _use_suggested_hours(plans: Sequence[CustomerPlan], timed_levels: set[int], as_of: dt.date) -> None:
+    """A policy with `use_suggested_timing` sends at the hour of the customer's suggested next best action
+    (recoup.insights.actions), on the same business day and in the same zone as otherwise: only the hour
+    moves, never the day, so a reminder is not delayed. A suggestion with no evidence for an hour keeps the
+    configured send time."""
+    wanted = [p for p in plans if any(c.level.id in timed_levels for c in p.communications)]
+    ids = [p.customer.id for p in wanted]
+    suggested: dict[int, next_best.NextBestAction] = {}
+    for start in range(0, len(ids), SUGGESTION_CHUNK):
+        suggested.update(next_best.next_best_actions(ids[start : start + SUGGESTION_CHUNK], today=as_of))
+    for plan in wanted:
+        suggestion = suggested.get(plan.customer.id)
+        if suggestion is None or suggestion.hour_evidence.source == next_best.DEFAULT:
+            continue
+        plan.communications = [
+            replace(c, send_at=c.send_at.replace(hour=suggestion.hour, minute=0))
+            if c.level.id in timed_levels
+            else c
+            for c in plan.communications
+        ]
+
+
 def _policies() -> tuple[
-    dict[int, PolicyRule], int | None, dict[int, tuple[str, str]], dict[int, tuple[str, bool]]
+    dict[int, PolicyRule], int | None, dict[int, tuple[str, str]], dict[int, tuple[str, bool]], set[int]
 ]:
+    """The policies as rules; the default policy's id; each level's names and actions; and the levels of the
+    policies that send at the customer's suggested hour."""
     policies: dict[int, PolicyRule] = {}
     names: dict[int, tuple[str, str]] = {}
     actions: dict[int, tuple[str, bool]] = {}
+    timed: set[int] = set()
     default_id = None
     for policy in DunningPolicy.objects.prefetch_related("levels"):
         levels = tuple(
@@ -303,13 +332,15 @@ def _policies() -> tuple[
         for level in policy.levels.all():
             names[level.pk] = (policy.name, level.name)
             actions[level.pk] = (level.task_role, level.set_credit_hold)
+            if policy.use_suggested_timing:
+                timed.add(level.pk)
         if levels:
             policies[policy.pk] = PolicyRule(
                 id=policy.pk, levels=levels, allow_jump=policy.allow_level_jump, tolerance=policy.tolerance
             )
         if policy.is_default:
             default_id = policy.pk
-    return policies, default_id, names, actions
+    return policies, default_id, names, actions, timed
 
 
 _COLUMNS = (

@@ -210,3 +210,60 @@ class CashForecastSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Any) -> Any:  # documentation only: the view returns as_dict()
         return instance.as_dict() if isinstance(instance, CashForecast) else instance
+
+
+class EvidenceSerializer(serializers.Serializer):
+    """What one option did: n judged touches, k of them followed by a payment within 7 days."""
+
+    option = serializers.CharField(help_text="call, email; friendly, firm; a weekday; an hour (HH:00).")
+    n = serializers.IntegerField(help_text="Judged touches.")
+    k = serializers.IntegerField(help_text="Of those, the ones followed by a payment within 7 days.")
+    rate = serializers.FloatField(allow_null=True, help_text="k ÷ n; null without touches.")
+    smoothed = serializers.FloatField(help_text="The Beta-smoothed rate the choice is made on.")
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["customer", "similar", "all", "default"], help_text="Whose touches n and k count."
+    )
+
+
+class NextBestActionSerializer(serializers.Serializer):
+    """A customer's suggested next best action and its evidence (docs/insights.md, "The next best action")."""
+
+    customer = serializers.IntegerField(source="customer_id")
+    channel = serializers.CharField(help_text="call, email or wait.")  # no enum: "channel" names others
+    contact_channel = serializers.ChoiceField(
+        choices=["call", "email"], help_text="The channel to use, after waiting if channel is wait."
+    )
+    wait_reason = serializers.CharField(help_text="promise_pending, nothing_overdue, about_to_pay, or empty.")
+    reason = serializers.CharField()
+    weekday = serializers.IntegerField(help_text="0 = Monday … 6 = Sunday, in the customer's time zone.")
+    hour = serializers.IntegerField(help_text="0–23, in the customer's time zone.")
+    timezone = serializers.CharField()
+    tone = serializers.ChoiceField(choices=["friendly", "firm"])
+    p_paid_7_days = serializers.FloatField(allow_null=True)
+    similar_group = serializers.CharField(help_text="The similar customers the evidence falls back on.")
+    channel_evidence = EvidenceSerializer(many=True)
+    weekday_evidence = EvidenceSerializer()
+    hour_evidence = EvidenceSerializer()
+    tone_evidence = EvidenceSerializer(many=True)
+
+
+class NextActionParamsSerializer(serializers.Serializer):
+    customer_id = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Customer ids: the parameter repeated, or a comma-separated list; at most 100.",
+    )
+
+    def validate_customer_id(self, values: list[str]) -> list[int]:
+        ids = []
+        for value in (part.strip() for raw in values for part in raw.split(",")):
+            if not value.isdigit() or not 1 <= int(value) <= 2**63 - 1:
+                raise serializers.ValidationError(f"{value!r} is not a customer id.")
+            ids.append(int(value))
+        if not ids:
+            raise serializers.ValidationError("Give at least one customer id.")
+        if len(set(ids)) > MAX_NEXT_ACTIONS:
+            raise serializers.ValidationError(f"At most {MAX_NEXT_ACTIONS} customers at a time.")
+        return ids
+
+
+MAX_NEXT_ACTIONS = 100

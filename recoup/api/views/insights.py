@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import django_filters as filters
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,11 +27,13 @@ from recoup.api.serializers.insights import (
     CustomerPrioritySerializer,
     ForecastParamsSerializer,
     InvoicePredictionSerializer,
+    NextActionParamsSerializer,
+    NextBestActionSerializer,
     PredictionModelSerializer,
     PriorityWeightsSerializer,
 )
 from recoup.api.views.reports import CSVRenderer
-from recoup.insights import selectors, services
+from recoup.insights import actions, selectors, services
 from recoup.insights.models import (
     Backtest,
     BacktestKind,
@@ -133,6 +137,35 @@ class BacktestViewSet(_ReadOnly):
 
     def get_queryset(self) -> QuerySet[Backtest]:
         return selectors.backtests()
+
+
+class NextBestActionViewSet(viewsets.ViewSet):
+    """The suggested next best action of customers: the channel (call, email or wait), the weekday and hour
+    in the customer's time zone, and the tone, each with its evidence (touches followed by a payment within
+    7 days, the customer's own or its similar customers'). The list takes `?customer_id=` repeated or
+    comma-separated (at most 100); `{customer_id}` is one customer."""
+
+    read_roles = READ_ROLES
+    lookup_field = "customer_id"
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    @extend_schema(
+        parameters=[NextActionParamsSerializer], responses={200: NextBestActionSerializer(many=True)}
+    )
+    def list(self, request: Request) -> Response:
+        params = NextActionParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        ids = params.validated_data["customer_id"]
+        found = actions.next_best_actions(ids, today=timezone.localdate())
+        rows = [found[pk] for pk in dict.fromkeys(ids) if pk in found]
+        return Response(NextBestActionSerializer(rows, many=True).data)
+
+    @extend_schema(responses={200: NextBestActionSerializer})
+    def retrieve(self, request: Request, customer_id: str) -> Response:
+        suggestion = actions.next_best_action(int(customer_id), today=timezone.localdate())
+        if suggestion is None:
+            raise NotFound("No such customer.")
+        return Response(NextBestActionSerializer(suggestion).data)
 
 
 class PriorityWeightsView(APIView):

@@ -10,11 +10,13 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from recoup.activity.models import Call
 from recoup.core.models import Event
 from recoup.disputes.defaults import install_reasons
 from recoup.insights import rules, services
 from recoup.insights.models import CustomerPriority, InvoicePrediction
 from recoup.insights.tests.support import D, build_ledger
+from recoup.ledger import services as ledger
 from recoup.users.models import Role
 from recoup.users.services import token_create
 
@@ -194,3 +196,92 @@ def test_the_ranking_reads_a_page_in_a_fixed_number_of_queries(scored, client_fo
 
     with django_assert_num_queries(5):  # the user by token, the weights, the count, the page, its customers
         reader.get("/api/v1/insights/priorities/")
+
+
+# The next best action --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def touched(books):
+    """Two customers with an overdue invoice; A, which has a phone number, answered a call at 14:00 UTC on a
+    Wednesday."""
+    a = books.customer("NBA-A", segment="retail")
+    ledger.contact_create(actor=None, customer=a, name="AP", phone="+1 555 0100")
+    b = books.customer("NBA-B", segment="retail")
+    for customer in (a, b):
+        books.invoice(customer, D(2026, 5, 1))
+    paid = books.invoice(a, D(2026, 3, 1))
+    Call.objects.create(
+        customer=a, outcome="reached", called_at=dt.datetime(2026, 3, 4, 14, 0, tzinfo=dt.UTC)
+    )
+    books.pay(paid, "100.00", D(2026, 3, 11))  # day 7
+    return a, b
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.COLLECTOR, Role.MANAGER, Role.ADMIN, Role.RESOLVER])
+def test_every_role_reads_a_customers_next_best_action_with_its_evidence(touched, client_for, role):
+    a, _ = touched
+
+    response = client_for(role).get(f"/api/v1/insights/next-actions/{a.pk}/")
+
+    assert response.status_code == 200
+    data = response.json()
+    assert (data["customer"], data["channel"], data["contact_channel"], data["wait_reason"]) == (
+        a.pk,
+        "call",
+        "call",
+        "",
+    )
+    assert (data["weekday"], data["hour"], data["tone"], data["timezone"]) == (0, 9, "friendly", "UTC")
+    assert data["channel_evidence"][0] == {
+        "option": "call",
+        "n": 1,
+        "k": 1,
+        "rate": 1.0,
+        "smoothed": pytest.approx((1 + 4 * (1 + 4 * 0.6) / 5) / 5),  # all customers: 1 of 1, base 3/5
+        "source": "customer",
+    }
+    assert data["hour_evidence"]["source"] == "default"
+    assert data["similar_group"] == "all customers"
+
+
+def test_next_best_actions_for_a_list_of_customers_repeated_or_comma_separated(touched, client_for):
+    a, b = touched
+    reader = client_for(Role.VIEWER)
+
+    repeated = reader.get(f"/api/v1/insights/next-actions/?customer_id={b.pk}&customer_id={a.pk}")
+    commas = reader.get(f"/api/v1/insights/next-actions/?customer_id={b.pk},{a.pk},999999")
+
+    assert repeated.status_code == commas.status_code == 200
+    assert [r["customer"] for r in repeated.json()] == [b.pk, a.pk]
+    assert repeated.json() == commas.json()  # an unknown customer is left out
+    assert repeated.json()[0]["channel_evidence"][0]["source"] == "all"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?customer_id=abc", "?customer_id=0", "?customer_id=1,,x", "?customer_id=99999999999999999999"],
+)
+def test_bad_customer_ids_are_a_400_naming_the_field(client_for, query):
+    response = client_for(Role.VIEWER).get(f"/api/v1/insights/next-actions/{query}")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["customer_id"]
+
+
+def test_at_most_100_customers_at_a_time(client_for):
+    ids = ",".join(str(i) for i in range(1, 102))
+
+    response = client_for(Role.VIEWER).get(f"/api/v1/insights/next-actions/?customer_id={ids}")
+
+    assert response.status_code == 400
+    assert response.json() == {"customer_id": ["At most 100 customers at a time."]}
+
+
+def test_an_unknown_customer_is_a_404_and_reading_needs_a_login(touched, client_for):
+    a, _ = touched
+
+    assert client_for(Role.VIEWER).get("/api/v1/insights/next-actions/999999/").status_code == 404
+    assert client_for(Role.VIEWER).get("/api/v1/insights/next-actions/abc/").status_code == 404
+    assert APIClient().get(f"/api/v1/insights/next-actions/{a.pk}/").status_code in (401, 403)
+    assert APIClient().get(f"/api/v1/insights/next-actions/?customer_id={a.pk}").status_code in (401, 403)
