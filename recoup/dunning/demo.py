@@ -8,7 +8,7 @@ import random
 from collections import Counter
 
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import F, Model
 
 from recoup.activity.models import (
     Call,
@@ -30,6 +30,7 @@ from recoup.dunning.models import (
     DunningStep,
     InvoiceDunning,
     MessageItem,
+    MessageStatus,
     OutboundMessage,
 )
 from recoup.dunning.services import dunning_run, hold_create
@@ -94,4 +95,9 @@ def demo_dunning(*, today: dt.date, weeks: int = 8, seed: int = 1) -> Counter[st
         dunning_run(actor=None, as_of=today - dt.timedelta(weeks=week))
         counts["runs"] += 1
         counts.update(delivery.deliver_due().counts)
+    # The history as if each message had gone out when it was planned, not at the moment of seeding: what
+    # the insights' next best action measures touches from.
+    OutboundMessage.objects.filter(status=MessageStatus.SENT, send_at__lt=F("sent_at")).update(
+        sent_at=F("send_at")
+    )
     return counts

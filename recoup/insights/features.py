@@ -134,12 +134,51 @@ class Facts:
         """The invoices open at the end of `day` (issued by then, allocations dated by then short of the
         amount) and their open amounts then. `allocations`: a FeatureBuilder's, sorted already."""
         issued = np.flatnonzero(self.inv_issue <= day)
-        if allocations is None:
-            allocations = _Cumulative(self.alloc_invoice, self.alloc_date, amount=self.alloc_amount)
-        paid = allocations.at(issued, np.full(len(issued), day))["amount"]
+        if allocations is not None:
+            paid = allocations.at(issued, np.full(len(issued), day))["amount"]
+        else:  # the same sums in the same integer units, without sorting the allocations
+            known = self.alloc_date <= day
+            total = np.zeros(len(self), dtype=np.int64)
+            np.add.at(total, self.alloc_invoice[known], units(self.alloc_amount[known]))
+            paid = np.asarray(total[issued] / UNITS, dtype=np.float64)
         left = self.inv_amount[issued] - paid
         still = left > 1e-6 * np.maximum(self.inv_amount[issued], 1.0)
         return issued[still], left[still]
+
+    def of_customers(self, customers: Ints) -> tuple[Facts, Ints]:
+        """The facts of these customers only, and the indexes of their invoices here (in order: index k of
+        the result is invoice `kept[k]` of these facts). A moment's features depend on its own customer's
+        facts alone, so they are the same computed from either (test_features checks it)."""
+        keep = np.isin(self.inv_customer, customers)
+        kept = np.flatnonzero(keep)
+        new_index = np.cumsum(keep) - 1
+        a = keep[self.alloc_invoice]
+        d = keep[self.dsp_invoice]
+        b = np.isin(self.brk_customer, customers)
+        lim = np.isin(self.limit_customer, customers)
+        sub = Facts(
+            inv_id=self.inv_id[kept],
+            inv_customer=self.inv_customer[kept],
+            inv_issue=self.inv_issue[kept],
+            inv_due=self.inv_due[kept],
+            inv_amount=self.inv_amount[kept],
+            inv_settled=self.inv_settled[kept],
+            alloc_invoice=new_index[self.alloc_invoice[a]],
+            alloc_date=self.alloc_date[a],
+            alloc_amount=self.alloc_amount[a],
+            alloc_is_cash=self.alloc_is_cash[a]
+            if len(self.alloc_is_cash) == len(a)
+            else self.alloc_is_cash[:0],
+            dsp_invoice=new_index[self.dsp_invoice[d]],
+            dsp_opened=self.dsp_opened[d],
+            dsp_resolved=self.dsp_resolved[d],
+            dsp_amount=self.dsp_amount[d],
+            brk_customer=self.brk_customer[b],
+            brk_known=self.brk_known[b],
+            limit_customer=self.limit_customer[lim],
+            limit_amount=self.limit_amount[lim],
+        )
+        return sub, kept
 
 
 def first_settled(

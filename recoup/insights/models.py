@@ -192,3 +192,26 @@ class Backtest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} backtest at {self.cutoff}"
+
+
+class ForecastRecord(models.Model):
+    """One week of a cash forecast as it was made (by each full scoring), kept so that what was collected can
+    be set against what had been forecast for it. `made_on`: the as-of day of the predictions; week 1 runs
+    from the day after it. Amounts are in `currency`, the base currency then."""
+
+    made_on = models.DateField()
+    week = models.PositiveSmallIntegerField()
+    start = models.DateField()
+    end = models.DateField()
+    currency = models.CharField(max_length=3)
+    expected = AmountField()
+    low = AmountField()
+    high = AmountField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-made_on", "week"]
+        constraints = [models.UniqueConstraint(fields=["made_on", "week"], name="one_forecast_week_per_day")]
+
+    def __str__(self) -> str:
+        return f"forecast of {self.made_on}, week {self.week}"

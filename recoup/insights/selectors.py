@@ -25,6 +25,7 @@ from recoup.insights.features import NEVER, Facts, first_settled
 from recoup.insights.models import (
     Backtest,
     CustomerPriority,
+    ForecastRecord,
     InvoicePrediction,
     Method,
     PredictionModel,
@@ -400,6 +401,50 @@ class PriorityTerms:
     def is_baseline(self) -> bool:
         return self.method != Method.MODEL
 
+    @property
+    def method_label(self) -> str:
+        return str(Method(self.method).label)
+
+    @property
+    def figures(self) -> dict[str, str]:
+        """Each term's raw figure, as a row shows it."""
+        share = self.disputed_amount / self.open_amount if self.open_amount > 0 else Decimal(0)
+        chance = "—" if self.p_paid_7_days is None else f"{self.p_paid_7_days:.0%}"
+        return {
+            "amount_at_risk": f"{self.amount_at_risk:,.2f} {self.currency}",
+            "days_past_due": f"{self.max_days_past_due} days",
+            "broken_promises": str(self.broken_promises),
+            "customer_risk": f"{self.risk} / 100",
+            "about_to_pay": f"{chance} within 7 days",
+            "open_dispute": f"{share:.0%} of the open amount",
+        }
+
+    @property
+    def term_rows(self) -> list[TermRow]:
+        """The six terms in their order, for a table: label, raw figure, points, weight, contribution."""
+        figures = self.figures
+        return [
+            TermRow(
+                term=t,
+                label=rules.TERM_LABELS[t],
+                figure=figures[t],
+                points=self.points[t],
+                weight=self.weights[t],
+                contribution=self.contributions[t],
+            )
+            for t in rules.TERMS
+        ]
+
+
+@dataclass(frozen=True)
+class TermRow:
+    term: str
+    label: str
+    figure: str
+    points: float
+    weight: float
+    contribution: float
+
 
 def priority_terms(
     customer_ids: Iterable[int], *, weights: Mapping[str, float] | None = None
@@ -514,9 +559,10 @@ def cash_share(*, through: dt.date, days: int = 365) -> float:
     return float(min(max(cash / everything, ZERO), Decimal(1)))
 
 
-def cash_forecast(*, weeks: int = forecast.WEEKS) -> CashForecast:
+def cash_forecast(*, weeks: int = forecast.WEEKS, customer_ids: Sequence[int] | None = None) -> CashForecast:
     """Expected collections of the open invoices per week for `weeks` weeks after the date their predictions
-    were made, in the base currency, with an 80 % band (forecast.py says how)."""
+    were made, in the base currency, with an 80 % band (forecast.py says how); of these customers' invoices
+    only, given `customer_ids`."""
     base = settings.BASE_CURRENCY
     as_of = InvoicePrediction.objects.order_by("-as_of").values_list("as_of", flat=True).first()
     if as_of is None:
@@ -524,7 +570,10 @@ def cash_forecast(*, weeks: int = forecast.WEEKS) -> CashForecast:
             "There are no predictions yet: run `recoup insights score` first.", code="no_predictions"
         )
     open_sql, params = open_items_sql(
-        as_of=as_of, columns=("i.id", "i.currency"), kept_is_exact=kept_amounts_exact(as_of)
+        as_of=as_of,
+        columns=("i.id", "i.currency"),
+        customer_ids=customer_ids,
+        kept_is_exact=kept_amounts_exact(as_of),
     )
     sql = (
         f"SELECT o.currency, o.open, {_ordinal('p.predicted_date')}, {_ordinal('p.p10_date')}, "
@@ -578,6 +627,65 @@ def cash_forecast(*, weeks: int = forecast.WEEKS) -> CashForecast:
         cash_share=share,
         rates=[rates[c] for c in sorted(used) if c != base],
     )
+
+
+def latest_forecast() -> CashForecast | None:
+    """The forecast the last full scoring kept (ForecastRecord), every customer's: thirteen rows, not the
+    scan of every open invoice that cash_forecast() makes. None before the first scoring."""
+    made_on = ForecastRecord.objects.order_by("-made_on").values_list("made_on", flat=True).first()
+    if made_on is None:
+        return None
+    records = list(ForecastRecord.objects.filter(made_on=made_on).order_by("week"))
+    currency = records[0].currency
+
+    def money(value: Decimal) -> Decimal:
+        return quantize(value, currency)
+
+    return CashForecast(
+        as_of=made_on,
+        currency=currency,
+        weeks=[
+            ForecastWeek(r.week, r.start, r.end, money(r.expected), money(r.low), money(r.high))
+            for r in records
+        ],
+        later=ZERO,
+        open_amount=ZERO,
+        invoices=0,
+        baseline_invoices=0,
+        cash_share=1.0,
+        rates=[],
+    )
+
+
+def forecast_made_before(periods: Sequence[tuple[dt.date, dt.date]]) -> list[Decimal | None]:
+    """For each period [start, end]: what the last forecast kept before `start` expected to be collected in
+    it, each of its weeks counted for the days it shares with the period (a week of 7 days, 3 of them in the
+    period, counts 3/7). None when no forecast had been kept before the period, or its weeks do not reach
+    the period's end. One query."""
+    if not periods:
+        return []
+    first = min(start for start, _ in periods)
+    reach = dt.timedelta(days=7 * forecast.WEEKS)
+    by_day: dict[dt.date, list[ForecastRecord]] = defaultdict(list)
+    for record in ForecastRecord.objects.filter(
+        made_on__gte=first - reach, made_on__lt=max(start for start, _ in periods)
+    ).order_by("made_on", "week"):
+        by_day[record.made_on].append(record)
+    days = sorted(by_day)
+    out: list[Decimal | None] = []
+    for start, end in periods:
+        made = [d for d in days if d < start]
+        records = by_day[made[-1]] if made else []
+        if not records or records[-1].end < end:
+            out.append(None)
+            continue
+        total = ZERO
+        for r in records:
+            shared = (min(r.end, end) - max(r.start, start)).days + 1
+            if shared > 0:
+                total += r.expected * shared / ((r.end - r.start).days + 1)
+        out.append(quantize(total, records[0].currency))
+    return out
 
 
 def forecast_as_csv(result: CashForecast) -> str:

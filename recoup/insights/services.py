@@ -32,6 +32,7 @@ from recoup.insights.models import (
     Backtest,
     BacktestKind,
     CustomerPriority,
+    ForecastRecord,
     InvoicePrediction,
     Method,
     PredictionModel,
@@ -184,9 +185,11 @@ def score(
     The risk drivers cost a prediction per group of features: with `drivers_for`, only that many customers
     get them, the highest ranked by `weights` (the ones a worklist shows first); None: every customer."""
     day = as_of.toordinal()
-    builder = FeatureBuilder(facts)
-    rows, open_amount = facts.open_on(day, builder.alloc)
-    x = builder.build(rows, np.full(len(rows), day))
+    rows, open_amount = facts.open_on(day)
+    # Only the customers with an open invoice matter: their facts alone give the same features, sooner.
+    facts, kept = facts.of_customers(np.unique(facts.inv_customer[rows]))
+    rows = np.searchsorted(kept, rows)
+    x = FeatureBuilder(facts).build(rows, np.full(len(rows), day))
     col = {name: i for i, name in enumerate(FEATURE_NAMES)}
     if bundle is not None:
         p = training.predict(bundle, x)
@@ -574,6 +577,8 @@ def scores_refresh(*, actor: Any, as_of: dt.date | None = None, facts: Facts | N
             },
         )
     step("commit")
+    forecast_record(as_of=as_of)
+    step("forecast")
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         # Every row was replaced: reclaim the dead ones and refresh the statistics, so that the worklist's
         # sort reads a table of its size (PostgreSQL's autovacuum would come later).
@@ -589,6 +594,33 @@ def scores_refresh(*, actor: Any, as_of: dt.date | None = None, facts: Facts | N
         seconds=clock[-1] - clock[0],
         steps=steps,
     )
+
+
+def forecast_record(*, as_of: dt.date) -> list[ForecastRecord]:
+    """Keep the cash forecast that the predictions as of `as_of` make (replacing one kept earlier that day),
+    so that the dashboard can set what was collected against what had been forecast. A currency with no
+    rate yet leaves nothing kept (and a warning in the log)."""
+    try:
+        result = selectors.cash_forecast()
+    except DomainError as exc:
+        log.warning("No cash forecast kept for %s: %s", as_of, exc.message)
+        return []
+    rows = [
+        ForecastRecord(
+            made_on=result.as_of,
+            week=w.week,
+            start=w.start,
+            end=w.end,
+            currency=result.currency,
+            expected=w.expected,
+            low=w.low,
+            high=w.high,
+        )
+        for w in result.weeks
+    ]
+    with transaction.atomic():
+        ForecastRecord.objects.filter(made_on=result.as_of).delete()
+        return ForecastRecord.objects.bulk_create(rows)
 
 
 RESCORE_CHUNK = 500  # customers per facts query: well inside SQLite's limit on query parameters
@@ -633,7 +665,7 @@ def rescore_customer(
 @transaction.atomic
 def priority_weights_update(*, actor: Any, **weights: float) -> PriorityWeights:
     """Set the weights of some priority terms (0 to 10; 0 leaves a term out). Managers and admins only. The
-    worklist re-ranks at once: the score is computed with the weights when it is read."""
+    worklist re-ranks at once: the same transaction rewrites every stored score with the new weights."""
     if actor is not None and not (getattr(actor, "is_authenticated", False) and actor.has_role(MANAGE_ROLES)):
         raise NotAllowed("Only managers and admins set the priority weights.")
     try:

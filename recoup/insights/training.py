@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,11 +241,15 @@ def _fit_all(x: Floats, m: Moments, choice: dict[str, Any], *, quantiles: bool =
     tree = TREE_CONFIGS[choice["tree"]]
     estimators: dict[str, Any] = {}
     days = masks["days"]
-    estimators["days"] = _regressor(choice["loss"], tree).fit(x[days], m.settle_in[days])
+    if not days.any():  # a window where nothing had settled yet: nothing to learn the days from
+        raise NotEnoughHistory("No invoice of the training window had settled by its end.")
+    # A column can be empty in a subset though not in the whole (a tiny ledger): each fit gets its own.
+    x_days = _fittable(x[days])
+    estimators["days"] = _regressor(choice["loss"], tree).fit(x_days, m.settle_in[days])
     if quantiles:
         for q in QUANTILES:
             estimators[f"days_q{round(q * 100)}"] = _regressor("quantile", tree, quantile=q).fit(
-                x[days], m.settle_in[days]
+                x_days, m.settle_in[days]
             )
     classifier_tree = TREE_CONFIGS[choice["classifier_tree"]]
     for name, labels in (("late", m.late), ("late30", m.late30)):
@@ -253,7 +258,7 @@ def _fit_all(x: Floats, m: Moments, choice: dict[str, Any], *, quantiles: bool =
         if len(np.unique(y)) < 2:
             estimators[name] = float(y[0]) if len(y) else 0.0  # a constant: every case went one way
         else:
-            estimators[name] = _classifier(classifier_tree).fit(x[mask], y)
+            estimators[name] = _classifier(classifier_tree).fit(_fittable(x[mask]), y)
     return estimators
 
 
@@ -340,12 +345,16 @@ def predict(bundle: Bundle, x: Floats) -> Predictions:
         empty = np.zeros(0)
         return Predictions(empty, empty, empty, empty, empty, empty)
     e = bundle.estimators
-    with warnings.catch_warnings(), threads():
-        warnings.simplefilter("ignore", UserWarning)
-        days = np.maximum(e["days"].predict(x), 0.0)
-        low = np.maximum(e["days_q10"].predict(x), 0.0)
-        high = np.maximum(e["days_q90"].predict(x), 0.0)
-        probability = {name: _proba(e[name], x) for name in ("late", "late30")}
+
+    def apply(part: Floats) -> Floats:
+        return np.column_stack(
+            [e["days"].predict(part), e["days_q10"].predict(part), e["days_q90"].predict(part)]
+            + [_proba(e[name], part) for name in ("late", "late30")]
+        )
+
+    out = _in_chunks(apply, x)
+    days, low, high = (np.maximum(out[:, k], 0.0) for k in range(3))
+    probability = {"late": out[:, 3], "late30": out[:, 4]}
     low, high = np.minimum(low, high), np.maximum(low, high)
     low, high = np.minimum(low, days), np.maximum(high, days)
     dpd = x[:, FEATURE_NAMES.index("days_past_due")]
@@ -361,12 +370,38 @@ def p_late30(bundle: Bundle, x: Floats) -> Floats:
     recompute with a group of features replaced."""
     if len(x) == 0:
         return np.zeros(0)
-    with warnings.catch_warnings(), threads():
-        warnings.simplefilter("ignore", UserWarning)
-        p30 = _proba(bundle.estimators["late30"], x)
-        p_late = _proba(bundle.estimators["late"], x)
+    e = bundle.estimators
+    out = _in_chunks(lambda part: np.column_stack([_proba(e["late30"], part), _proba(e["late"], part)]), x)
+    p30, p_late = out[:, 0], out[:, 1]
     dpd = x[:, FEATURE_NAMES.index("days_past_due")]
     return np.where(dpd >= 30, 1.0, np.where(dpd >= 0, p30, np.minimum(p30, p_late)))
+
+
+# Predictions run on blocks of rows, on PREDICT_THREADS Python threads each with one OpenMP thread: a block's
+# features stay in the cache while every tree walks them, and the blocks need no barrier between trees (as
+# OpenMP's threads do, spinning when the cores are busy). Each row's prediction is the same, whatever block.
+PREDICT_CHUNK = 16_384
+PREDICT_THREADS = 2
+
+
+def _in_chunks(apply: Any, x: Floats) -> Floats:
+    """`apply` (rows of features → one row of outputs each) over `x` in blocks, on a few threads."""
+    from django.conf import settings
+
+    count = (
+        getattr(settings, "RECOUP_INSIGHTS_PREDICT_THREADS", PREDICT_THREADS) if settings.configured else 1
+    )
+    blocks = [x[start : start + PREDICT_CHUNK] for start in range(0, len(x), PREDICT_CHUNK)]
+
+    def one(block: Floats) -> Floats:
+        with warnings.catch_warnings(), threads():  # the limit is each thread's own: set it in each
+            warnings.simplefilter("ignore", UserWarning)
+            return np.asarray(apply(block), dtype=np.float64)
+
+    if len(blocks) <= 1 or int(count) <= 1:
+        return np.concatenate([one(b) for b in blocks])
+    with ThreadPoolExecutor(min(int(count), len(blocks))) as pool:
+        return np.concatenate(list(pool.map(one, blocks)))
 
 
 def _proba(estimator: Any, x: Floats) -> Floats:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import hypothesis
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from recoup.insights.features import (
     FEATURE_NAMES,
@@ -14,7 +16,7 @@ from recoup.insights.features import (
     first_settled,
     training_moments,
 )
-from recoup.insights.tests.support import D, facts_from, o
+from recoup.insights.tests.support import D, facts_from, o, synthetic_facts
 
 # Customer 1: A settled early, B late, C open and half disputed, D the invoice predicted, E issued and settled
 # on the day of the prediction. Customer 2: one invoice of its own.
@@ -140,3 +142,28 @@ def test_training_moments_and_labels_use_only_what_was_known_then():
     assert m.late.tolist() == [0] + [1] * 13  # open past the due date on 10 March: late for sure
     assert m.late30[:4].tolist() == [0, 1, 1, 0]  # 10 March is more than 30 days past the due date
     assert m.within7.tolist() == [0] * 9 + [1] + [0] * 4  # only invoice 3, at its due date, paid within 7
+
+
+@hypothesis.settings(max_examples=25, deadline=None)
+@hypothesis.given(seed=st.integers(0, 10_000), offset=st.integers(30, 480))
+def test_scoring_on_the_open_customers_facts_alone_gives_the_same_features(seed, offset):
+    """The scoring's fast path (services.score): only the customers with an open invoice, and the open
+    invoices found without the sorted allocations, give bit-identical features and open amounts."""
+    facts = synthetic_facts(seed=seed, customers=7, invoices=200)
+    rng = np.random.default_rng(seed)
+    facts.inv_amount = facts.inv_amount + rng.integers(0, 10_000, len(facts)) / 10_000  # cents and less
+    facts.brk_customer = rng.choice(np.unique(facts.inv_customer), size=6).astype(np.int64)
+    facts.brk_known = (facts.inv_issue.min() + rng.integers(0, 500, size=6)).astype(np.int64)
+    facts.limit_customer = np.unique(facts.inv_customer)[::2]
+    facts.limit_amount = rng.uniform(1_000, 50_000, len(facts.limit_customer))
+    day = int(facts.inv_issue.min()) + offset
+    builder = FeatureBuilder(facts)
+    rows, amounts = facts.open_on(day, builder.alloc)
+    fast_rows, fast_amounts = facts.open_on(day)
+    np.testing.assert_array_equal(fast_rows, rows)
+    assert fast_amounts.tobytes() == amounts.tobytes()
+    general = builder.build(rows, np.full(len(rows), day))
+    sub, kept = facts.of_customers(np.unique(facts.inv_customer[rows]))
+    fast = FeatureBuilder(sub).build(np.searchsorted(kept, rows), np.full(len(rows), day))
+    np.testing.assert_array_equal(sub.inv_id[np.searchsorted(kept, rows)], facts.inv_id[rows])
+    assert fast.tobytes() == general.tobytes()  # to the last bit, NaN included

@@ -10,6 +10,7 @@ from django.utils import timezone
 from recoup.activity.demo import demo_activity
 from recoup.core.errors import DomainError
 from recoup.dunning.demo import demo_dunning, dunning_reset
+from recoup.insights.demo import demo_insights
 from recoup.ledger.demo import (
     DEFAULT_CUSTOMERS,
     DemoLogin,
@@ -101,6 +102,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Workspace: " + ", ".join(f"{n:,} {what}" for what, n in sorted(worked.items()))
             )
+            insights = demo_insights(today=result.today)
+            self.stdout.write("Insights: " + ", ".join(f"{n:,} {what}" for what, n in insights.items()))
         self._print_logins(result.logins)
 
     def _print_logins(self, logins: list[DemoLogin]) -> None:
