@@ -13,6 +13,7 @@ from recoup.api.views.activity import (
 )
 from recoup.api.views.activity_tasks import PromiseViewSet, TaskViewSet
 from recoup.api.views.allocations import AllocationViewSet, FxRateViewSet
+from recoup.api.views.collectors import CollectorActivityView
 from recoup.api.views.customers import ContactViewSet, CustomerViewSet
 from recoup.api.views.disputes import DisputeMetricsView, DisputeReasonViewSet, DisputeViewSet
 from recoup.api.views.documents import CreditNoteViewSet, InvoiceViewSet, PaymentViewSet
@@ -29,6 +30,7 @@ from recoup.api.views.insights import (
     CashForecastView,
     CustomerPriorityViewSet,
     InvoicePredictionViewSet,
+    NextBestActionViewSet,
     PredictionModelViewSet,
     PriorityWeightsView,
 )
@@ -53,6 +55,7 @@ router.register("insights/predictions", InvoicePredictionViewSet, basename="insi
 router.register("insights/priorities", CustomerPriorityViewSet, basename="insights-priority")
 router.register("insights/models", PredictionModelViewSet, basename="insights-model")
 router.register("insights/backtests", BacktestViewSet, basename="insights-backtest")
+router.register("insights/next-actions", NextBestActionViewSet, basename="insights-next-action")
 router.register("inbound-emails", InboundEmailViewSet, basename="api-inbound-email")
 router.register("tasks", TaskViewSet, basename="api-task")
 router.register("promises", PromiseViewSet, basename="api-promise")
@@ -73,6 +76,11 @@ class KpiReportSlashView(KpiReportView):
 
 @extend_schema(exclude=True)
 class ReminderEffectivenessSlashView(ReminderEffectivenessView):
+    """The same report with a trailing slash; documented once, without it."""
+
+
+@extend_schema(exclude=True)
+class CollectorActivitySlashView(CollectorActivityView):
     """The same report with a trailing slash; documented once, without it."""
 
 
@@ -100,6 +108,8 @@ urlpatterns = [
         ReminderEffectivenessSlashView.as_view(),
         name="reminder-effectiveness-slash",
     ),
+    path("reports/collectors", CollectorActivityView.as_view(), name="collector-activity"),
+    path("reports/collectors/", CollectorActivitySlashView.as_view(), name="collector-activity-slash"),
     path("reports/disputes", DisputeMetricsView.as_view(), name="dispute-metrics"),
     path("reports/disputes/", DisputeMetricsSlashView.as_view(), name="dispute-metrics-slash"),
     *router.urls,

@@ -28,6 +28,7 @@ from recoup.activity.models import Promise, PromiseStatus
 from recoup.core.errors import DomainError
 from recoup.core.money import minor_units, quantize
 from recoup.disputes.selectors import dispute_metrics
+from recoup.insights import selectors as insights
 from recoup.ledger.aging import AgingReport, AgingRow, aging_report, rates_as_of
 from recoup.ledger.models import Customer
 from recoup.ledger.rules import DEFAULT_BUCKETS, bucket_labels
@@ -232,6 +233,80 @@ def collections(scope: Scope, today: dt.date, by: str = "week") -> dict[str, Any
             for p in points
         ],
         "total": str(sum((point.amount for point in points), quantize(ZERO, base))),
+    }
+
+
+# Collections against the forecast ---------------------------------------------------------------------------
+
+PAST_WEEKS = 8  # ISO weeks of collections set against their forecast, this one to date included
+
+
+def cash_outlook(scope: Scope, today: dt.date) -> dict[str, Any]:
+    """The payments received per ISO week for the last PAST_WEEKS weeks (this one to date), beside what the
+    last forecast kept before each week had expected for it; then the latest forecast's weeks with their
+    80 % band. With a filter the forecast is made for the scope's customers from the stored predictions (the
+    forecasts kept are of every customer, so the past weeks then have no forecast beside them)."""
+    start = today - dt.timedelta(days=today.weekday(), weeks=PAST_WEEKS - 1)
+    ids = scope.customer_ids()
+    past = selectors.collections(start=start, end=today, by="week", customer_ids=ids)
+    if scope.is_everything:
+        then = insights.forecast_made_before([(p.start, p.end) for p in past])
+        ahead = insights.latest_forecast()
+    else:
+        then = [None] * len(past)
+        try:
+            ahead = insights.cash_forecast(customer_ids=ids)
+        except DomainError as exc:
+            if exc.code != "no_predictions":
+                raise
+            ahead = None
+    # This week is among the past ones (collected to date); the forecast's weeks from tomorrow on follow.
+    weeks = [w for w in ahead.weeks if w.start > today] if ahead else []
+    blank: list[str | None] = [None] * len(weeks)
+    none_past: list[str | None] = [None] * len(past)
+    return {
+        **_head(today),
+        "forecast_made_on": ahead.as_of.isoformat() if ahead else None,
+        "labels": [p.label for p in past] + [f"from {w.start.isoformat()}" for w in weeks],
+        "datasets": [
+            {
+                "key": "collected",
+                "label": "Collected",
+                "data": [str(p.amount) for p in past] + blank,
+                "links": [
+                    customers_url(scope, paid_from=p.start.isoformat(), paid_to=p.end.isoformat())
+                    for p in past
+                ]
+                + blank,
+            },
+            {
+                "key": "forecast_then",
+                "label": "Forecast before the week",
+                "data": [None if v is None else str(v) for v in then] + blank,
+            },
+            {"key": "expected", "label": "Expected", "data": none_past + [str(w.expected) for w in weeks]},
+            {"key": "low", "label": "Band, low (10 %)", "data": none_past + [str(w.low) for w in weeks]},
+            {"key": "high", "label": "Band, high (90 %)", "data": none_past + [str(w.high) for w in weeks]},
+        ],
+        "weeks": [
+            {
+                "from": p.start.isoformat(),
+                "to": p.end.isoformat(),
+                "collected": str(p.amount),
+                "forecast": None if v is None else str(v),
+            }
+            for p, v in zip(past, then, strict=True)
+        ]
+        + [
+            {
+                "from": w.start.isoformat(),
+                "to": w.end.isoformat(),
+                "expected": str(w.expected),
+                "low": str(w.low),
+                "high": str(w.high),
+            }
+            for w in weeks
+        ],
     }
 
 

@@ -25,7 +25,8 @@ from recoup.core.errors import DomainError
 from recoup.core.htmx import is_partial
 from recoup.ledger import aging
 from recoup.ledger.models import Customer
-from recoup.reports import dashboard
+from recoup.reports import collectors, dashboard
+from recoup.reports.exports import Params
 from recoup.reports.scope import Scope
 from recoup.users.models import Role, Team, User
 from recoup.users.permissions import RoleRequiredMixin, user_has_role
@@ -95,7 +96,9 @@ CHARTS = {  # canvas → its endpoint
     "aging": "dashboard-aging",
     "kpis": "dashboard-kpis",
     "collections": "dashboard-collections",
+    "outlook": "dashboard-outlook",
     "collectors": "dashboard-collectors",
+    "collector_activity": "dashboard-collector-activity-panel",  # a table, which htmx loads after the page
 }
 
 
@@ -120,6 +123,7 @@ class DashboardView(RoleRequiredMixin, View):
             scope=scope,
             by=by,
             today_iso=today.isoformat(),
+            outlook_weeks=dashboard.PAST_WEEKS,
             urls={
                 name: _with_query(reverse(url), canonical if name == "collections" else query)
                 for name, url in CHARTS.items()
@@ -205,6 +209,11 @@ class CollectionsData(DashboardDataView):
         return dashboard.collections(form.scope(), today, form.collections_by())
 
 
+class CashOutlookData(DashboardDataView):
+    def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
+        return dashboard.cash_outlook(form.scope(), today)
+
+
 class TopOverdueData(DashboardDataView):
     def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
         return dashboard.top_overdue(form.scope(), today)
@@ -218,3 +227,55 @@ class CollectorData(DashboardDataView):
 class FigureData(DashboardDataView):
     def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
         return dashboard.figures(form.scope(), today, request.user)
+
+
+# Collector activity: a period's table (the month to date unless `from`/`to` say otherwise) -----------------
+
+
+def activity_period(request: HttpRequest, today: dt.date) -> tuple[dt.date, dt.date]:
+    """`from` and `to` (YYYY-MM-DD): by default `to` is today and `from` the first day of `to`'s month. A bad
+    one is a DomainError naming it."""
+    params = Params(request.GET)
+    end = params.date("to", today)
+    start = params.date("from", end.replace(day=1))
+    if start > end:
+        raise DomainError("The period ends before it starts.", field="from")
+    return start, end
+
+
+class CollectorActivityData(DashboardDataView):
+    def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
+        start, end = activity_period(request, today)
+        return {"as_of": today.isoformat(), **collectors.dashboard_table(form.scope(), start, end)}
+
+
+class CollectorActivityPanel(RoleRequiredMixin, View):
+    """The dashboard's collector activity table (htmx swaps it in once the page has loaded, and again when
+    its period changes): the same figures as CollectorActivityData."""
+
+    http_method_names = ["get", "head"]
+    template = "reports/partials/collector_activity.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = DashboardFilterForm(request.GET)
+        today = timezone.localdate()
+        context: dict[str, Any] = {"loaded": True, "panel_url": reverse("dashboard-collector-activity-panel")}
+        # htmx swaps only a 2xx answer: in the page, the panel says what it refused in place.
+        refused = 200 if is_partial(request) else 400
+        if not form.is_valid():
+            refusals = _errors(form).items()
+            context["error"] = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in refusals)
+            return render(request, self.template, context, status=refused)
+        scope = form.scope()
+        context["hidden"] = scope.as_query()
+        try:
+            start, end = activity_period(request, today)
+            context.update(period={"from": start.isoformat(), "to": end.isoformat()})
+            with aging.reusing():  # today's aging, when the period ends today: the page's own
+                context["activity"] = collectors.dashboard_table(scope, start, end)
+        except DomainError as exc:
+            context["error"] = f"{exc.field}: {exc.message}" if exc.field else exc.message
+            asked = {"from": request.GET.get("from", ""), "to": request.GET.get("to", "")}
+            context.setdefault("period", asked)
+            return render(request, self.template, context, status=refused)
+        return render(request, self.template, context)

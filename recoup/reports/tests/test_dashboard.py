@@ -54,6 +54,9 @@ from recoup.activity import services as activity
 from recoup.activity.models import Promise, PromiseStatus
 from recoup.disputes import defaults as dispute_defaults
 from recoup.disputes import services as disputes
+from recoup.insights import selectors as insights_selectors
+from recoup.insights import services as insights
+from recoup.insights.models import ForecastRecord
 from recoup.ledger import aging, services
 from recoup.ledger.models import Customer, Invoice
 from recoup.ledger.tests.test_views import tables
@@ -70,6 +73,7 @@ ENDPOINTS = [
     "dashboard-aging",
     "dashboard-kpis",
     "dashboard-collections",
+    "dashboard-outlook",
     "dashboard-top-overdue",
     "dashboard-collectors",
     "dashboard-figures",
@@ -499,6 +503,74 @@ def test_collections_per_month_and_filtered(world):
     )
 
 
+# Collections against the forecast ---------------------------------------------------------------------------
+
+
+def keep_forecast(made_on: dt.date, amounts: list[str]) -> None:
+    for k, amount in enumerate(amounts):
+        start = made_on + dt.timedelta(days=1 + 7 * k)
+        ForecastRecord.objects.create(
+            made_on=made_on,
+            week=k + 1,
+            start=start,
+            end=start + dt.timedelta(days=6),
+            currency="USD",
+            expected=Decimal(amount),
+            low=Decimal(amount) - 10,
+            high=Decimal(amount) + 10,
+        )
+
+
+def test_collections_are_set_against_what_was_forecast_before_each_week(world):
+    # Made on Sunday 2026-02-15: its weeks are ISO weeks 8 to 20. Made yesterday: its weeks run from today.
+    keep_forecast(D(2026, 2, 15), [f"{100 * (k + 1)}.00" for k in range(13)])
+    keep_forecast(D(2026, 3, 15), [f"{30 + k}.00" for k in range(13)])
+
+    body = data(client_for(world["mia"]), "dashboard-outlook")
+
+    past = WEEKS[-8:]  # 2026-W05 … this week to date
+    ahead = [D(2026, 3, 23) + dt.timedelta(weeks=k) for k in range(12)]  # week 1 (from today) is this week
+    assert body["labels"] == [label for label, _, _ in past] + [f"from {d.isoformat()}" for d in ahead]
+    assert body["forecast_made_on"] == "2026-03-15"
+    series = {d["key"]: d["data"] for d in body["datasets"]}
+    nothing = [None] * 12
+    # Collected: B2's 400 on 02-20 (W08), Zed's 50 on 03-09 (W11).
+    assert series["collected"] == ["0.00"] * 3 + ["400.00", "0.00", "0.00", "50.00", "0.00"] + nothing
+    # Before W05-W07 no forecast was kept; W08-W11 from the 02-15 forecast's weeks 1-4; W12, this week to
+    # date, from yesterday's, whose week 1 is this week: 1 day of its 7 so far, 30 × 1/7.
+    assert series["forecast_then"] == [None] * 3 + ["100.00", "200.00", "300.00", "400.00", "4.29"] + nothing
+    assert series["expected"] == [None] * 8 + [f"{31 + k}.00" for k in range(12)]
+    assert series["low"] == [None] * 8 + [f"{21 + k}.00" for k in range(12)]
+    assert series["high"] == [None] * 8 + [f"{41 + k}.00" for k in range(12)]
+    links = body["datasets"][0]["links"]
+    assert links[3] == "/customers/?paid_from=2026-02-16&paid_to=2026-02-22" and links[8:] == nothing
+
+
+def test_a_filtered_outlook_forecasts_the_scopes_customers_and_sets_nothing_against_the_past(world):
+    keep_forecast(D(2026, 3, 15), ["999.00"] * 13)  # every customer's: not the filtered one's
+    insights.scores_refresh(actor=None, as_of=TODAY)
+
+    client = client_for(world["mia"])
+    body = data(client, "dashboard-outlook", team=str(world["south"].pk))
+    live = insights_selectors.cash_forecast(customer_ids=[Customer.objects.get(external_id="BOLT").pk])
+
+    series = {d["key"]: d["data"] for d in body["datasets"]}
+    assert series["forecast_then"] == [None] * 21  # 8 weeks, then 13 from tomorrow: made today
+    assert series["collected"][:8] == ["0.00"] * 3 + ["400.00"] + ["0.00"] * 4
+    assert series["expected"][8:] == [str(w.expected) for w in live.weeks if w.start > TODAY]
+    assert len(series["expected"][8:]) == 13
+    assert "999.00" not in series["expected"]
+    everything = {d["key"]: d["data"] for d in data(client, "dashboard-outlook")["datasets"]}
+    assert everything["expected"][8:] == [str(w.expected) for w in insights_selectors.latest_forecast().weeks]
+
+
+def test_before_any_scoring_the_outlook_shows_collections_alone(world):
+    body = data(client_for(world["mia"]), "dashboard-outlook", collector=str(world["cara"].pk))
+
+    assert body["forecast_made_on"] is None and len(body["labels"]) == 8
+    assert [d["data"] for d in body["datasets"][1:]] == [[None] * 8] * 4
+
+
 # (d) Top overdue and (e) overdue by collector -----------------------------------------------------------
 
 
@@ -761,6 +833,7 @@ def test_htmx_gets_the_body_only_with_the_filter_in_every_chart_url(world):
         f"/dashboard/data/aging/?collector={cara}",
         f"/dashboard/data/kpis/?collector={cara}",
         f"/dashboard/data/collections/?collector={cara}&amp;by=month",
+        f"/dashboard/data/outlook/?collector={cara}",
         f"/dashboard/data/overdue-by-collector/?collector={cara}",
     ]
     # The collections toggle keeps the filter; the hidden `by` joins the filter bar's form.

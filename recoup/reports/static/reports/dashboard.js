@@ -161,6 +161,31 @@
         })),
       };
     },
+    outlook: function (payload) {
+      var STYLE = {
+        collected: { type: "bar", backgroundColor: SERIES_COLORS.collected, maxBarThickness: 30, order: 2 },
+        forecast_then: { type: "line", borderColor: "#e8a33c", backgroundColor: "#e8a33c", pointRadius: 3, order: 1 },
+        expected: { type: "bar", backgroundColor: "#9fb8d6", maxBarThickness: 30, order: 2 },
+        low: { type: "line", borderColor: "#7aa7ef", borderDash: [4, 3], pointRadius: 0, order: 1 },
+        high: { type: "line", borderColor: "#7aa7ef", borderDash: [4, 3], pointRadius: 0, fill: "-1",
+                backgroundColor: "rgba(122, 167, 239, 0.12)", order: 1 },
+      };
+      return {
+        type: "bar",
+        data: {
+          labels: payload.labels,
+          datasets: datasets(payload, function (d) {
+            return Object.assign({ spanGaps: false, tension: 0 }, STYLE[d.key] || {});
+          }),
+        },
+        options: base(payload, {
+          scales: {
+            x: { ticks: { color: INK, autoSkip: true, maxRotation: 0 }, grid: { display: false } },
+            y: { beginAtZero: true, ticks: moneyTicks(), grid: { color: GRID } },
+          },
+        }),
+      };
+    },
     collectors: function (payload) {
       return {
         type: "bar",
