@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("recoup.dunning.urls")),
     path("", include("recoup.disputes.urls")),
     path("", include("recoup.activity.urls")),
+    path("", include("recoup.insights.urls")),
     path("", include("recoup.reports.urls")),
     path("", include("recoup.reports.export_urls")),
 ]

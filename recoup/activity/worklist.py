@@ -3,10 +3,13 @@ promise kept rate.
 
 The worklist is one SQL statement: the customers on a collector's list (their tasks due today or earlier,
 their pending promises due within `horizon` days or in their grace period, and their customers overdue with
-no open task and no pending promise), each with its score terms summed over its open overdue invoices
+no open task and no pending promise), each with its overdue terms summed over its open overdue invoices
 (`Invoice.open_amount`, converted to the base currency at the rates of the day, as aging converts), ordered
-by the score and cut to one page. Four small queries then read the page's tasks, promises, overdue amounts
-and phone numbers, so the number of queries does not grow with the rows.
+by the insights priority score (`CustomerPriority.score`: the named terms weighted by the managers' weights,
+stored by the scoring) and then by overdue × days past due, and cut to one page. A customer not scored yet
+counts 0 on the first key, so before the first scoring the list is in the order of the second. Small queries
+then read the page's priority terms, tasks, promises, overdue amounts and phone numbers, so the number of
+queries does not grow with the rows.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from django.utils import timezone
 from recoup.activity import rules
 from recoup.activity.models import Promise, PromiseStatus, Task, TaskStatus
 from recoup.core.money import Money, minor_units
+from recoup.insights.selectors import PriorityTerms, priority_terms
 from recoup.ledger.aging import rates_as_of
 from recoup.ledger.models import Contact, Customer, Invoice
 from recoup.ledger.selectors import RateUsed
@@ -45,6 +49,7 @@ class WorkRow:
     terms: rules.ScoreTerms
     oldest_due: dt.date | None
     unconverted: int  # open overdue invoices in a currency with no rate: left out of the terms
+    priority: PriorityTerms | None = None  # None: not scored yet (ranked by the overdue terms alone)
     tasks_due: list[Task] = field(default_factory=list)
     promises_due: list[Promise] = field(default_factory=list)
     needs_action: bool = False
@@ -132,7 +137,9 @@ def worklist(
     if not rows and page > 1:  # past the last page
         total = 0
     facts = _facts([r.customer_id for r in rows], today)
+    priorities = priority_terms([r.customer_id for r in rows]) if rows else {}
     for row in rows:
+        row.priority = priorities.get(row.customer_id)
         mine = [t for t in facts.tasks[row.customer_id] if t.owner_id == collector.pk]
         row.tasks_due = [t for t in mine if t.due_date <= today]
         row.promises_due = [
@@ -231,15 +238,17 @@ def _worklist_sql(
             SELECT customer_id FROM worked
         ),
         page AS (
-            SELECT cand.customer_id, s.overdue, s.weighted, s.unconverted, s.oldest, COUNT(*) OVER () AS total
+            SELECT cand.customer_id, s.overdue, s.weighted, s.unconverted, s.oldest,
+                   COALESCE(pr.score, 0) AS priority, COUNT(*) OVER () AS total
             FROM cand LEFT JOIN score s ON s.customer_id = cand.customer_id
-            ORDER BY COALESCE(s.weighted, 0) DESC, cand.customer_id
+                 LEFT JOIN insights_customerpriority pr ON pr.customer_id = cand.customer_id
+            ORDER BY priority DESC, COALESCE(s.weighted, 0) DESC, cand.customer_id
             LIMIT %s OFFSET %s
         )
         SELECT c.id, c.name, c.external_id, {_text("p.overdue", places, postgres)},
                {_text("p.weighted", places, postgres)}, p.unconverted, p.oldest, p.total
         FROM page p JOIN ledger_customer c ON c.id = p.customer_id
-        ORDER BY COALESCE(p.weighted, 0) DESC, p.customer_id"""
+        ORDER BY p.priority DESC, COALESCE(p.weighted, 0) DESC, p.customer_id"""
     worked = [user_id, today, horizon_end, user_id, user_id]
     return sql, [*worked, user_id, user_id, *rate_params, today, today, limit, offset]
 

@@ -14,6 +14,8 @@ from playwright.sync_api import expect
 from recoup.activity.defaults import install_task_rules
 from recoup.activity.models import Task, TaskKind
 from recoup.activity.services import task_create
+from recoup.insights.models import CustomerPriority
+from recoup.insights.services import scores_refresh
 from recoup.ledger import services as ledger
 from recoup.users.models import Role, User
 
@@ -57,6 +59,8 @@ def test_a_collector_works_the_list_snoozes_a_task_and_opens_a_customer(
     page, live_server, desk, shot, log_in
 ):
     base = live_server.url
+    scores_refresh(actor=None, as_of=desk["today"])  # the nightly scoring: every row gets its terms
+    big = CustomerPriority.objects.get(customer=desk["BIG"])
     log_in(base, "cara", "pw-cara", then="/worklist/")
 
     rows = page.locator("#worklist-rows tbody tr")
@@ -64,7 +68,9 @@ def test_a_collector_works_the_list_snoozes_a_task_and_opens_a_customer(
     expect(rows.nth(0)).to_contain_text("BIG Ltd")
     expect(rows.nth(0).locator("td").nth(1)).to_have_text("1,000.00")
     expect(rows.nth(0).locator("td").nth(2)).to_have_text("30.0")
-    expect(rows.nth(0).locator("td").nth(3)).to_have_text("30,000.00")
+    priority = rows.nth(0).locator("td").nth(3)
+    expect(priority.locator(".priority-score")).to_have_text(f"{big.score:.1f}")
+    expect(priority).to_contain_text(f"Days past due +{big.term_days_past_due:.1f}")
     expect(rows.nth(2)).to_contain_text("1 task due")
     expect(page.locator("nav.mainnav a").first).to_have_text("My work")
     shot("worklist")

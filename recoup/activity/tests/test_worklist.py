@@ -21,6 +21,9 @@ from recoup.activity.services import promise_create, task_create
 from recoup.activity.tests.workspace_support import task_rules
 from recoup.activity.worklist import next_action, promise_kept_rate, worklist
 from recoup.core.models import Event
+from recoup.insights import rules as insights_rules
+from recoup.insights import services as insights
+from recoup.insights.models import CustomerPriority
 from recoup.ledger import services as ledger
 from recoup.ledger.models import Invoice
 from recoup.users.models import Role, Team, User
@@ -198,6 +201,46 @@ def test_the_page_runs_the_same_queries_for_5_rows_as_for_50(books, make_user, d
     assert small <= 12
 
 
+def test_scored_customers_rank_by_their_priority_score_and_new_weights_re_rank_at_once(desk, cara, manager):
+    insights.scores_refresh(actor=None, as_of=TODAY)
+    stored = dict(CustomerPriority.objects.values_list("customer__external_id", "score"))
+
+    work = worklist(collector=cara, today=TODAY)
+
+    assert {r.external_id for r in work.rows} == {"BIG", "SMALL", "DAVE", "TASK", "PROMISED"}
+    assert [stored[r.external_id] for r in work.rows] == sorted(
+        (stored[r.external_id] for r in work.rows), reverse=True
+    )
+    assert [r.priority.score for r in work.rows] == pytest.approx(
+        [stored[r.external_id] for r in work.rows], abs=1e-3
+    )
+    assert len({stored[r.external_id] for r in work.rows}) == 5  # no ties: the order is the score's alone
+    by_days = sorted(work.rows, key=lambda r: (-r.priority.max_days_past_due, r.customer_id))
+
+    insights.priority_weights_update(
+        actor=manager, **{**dict.fromkeys(insights_rules.TERMS, 0.0), "days_past_due": 10.0}
+    )
+    reranked = worklist(collector=cara, today=TODAY)
+
+    assert [r.external_id for r in reranked.rows] == [r.external_id for r in by_days]
+    assert [r.priority.score for r in reranked.rows] == pytest.approx(
+        [10 * r.priority.points["days_past_due"] for r in by_days], abs=1e-3
+    )
+
+
+def test_a_scored_row_shows_its_terms_and_says_when_the_baseline_answered(desk, cara):
+    insights.scores_refresh(actor=None, as_of=TODAY)
+    big = CustomerPriority.objects.get(customer__external_id="BIG")
+
+    page = logged_in(cara).get(reverse("worklist")).content.decode()
+
+    row = re.search(rf'<tr id="work-{big.customer_id}"[^>]*data-priority="([-\d.]+)">(.*?)</tr>', page, re.S)
+    assert row is not None and float(row.group(1)) == pytest.approx(big.score, abs=0.05)
+    text = re.sub(r"<[^>]+>|\s+", " ", row.group(2))
+    assert f"Days past due +{big.term_days_past_due:.1f}" in text
+    assert "Baseline: the payment terms" in text  # two months of history: no model, and it says so
+
+
 def logged_in(user: User, **kw) -> Client:
     client = Client(**kw)
     client.force_login(user)
@@ -212,7 +255,7 @@ def test_the_page_shows_each_rows_terms_reasons_and_a_link_to_the_customer_with_
     cells = [
         re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", big.group(2), re.S)
     ]
-    assert cells[1:4] == ["1,550.00", "40.6", "63,000.00"]
+    assert cells[1:4] == ["1,550.00", "40.6", "Not scored yet: ranked by overdue × days."]
     assert cells[4] == "Overdue, and nobody is on it"
     assert f'href="/customers/{big.group(1)}/?next_action=email"' in big.group(2)
     assert "My work today" in page and "5 customers on the list" in page
