@@ -105,7 +105,16 @@ def dashboard(repeat: int, warmup: int) -> None:
     viewer, _ = User.objects.get_or_create(username="bench-viewer", defaults={"role": Role.VIEWER})
     client = Client()
     client.force_login(viewer)
-    names = ("aging", "kpis", "collections", "top-overdue", "collectors", "figures")
+    names = (
+        "aging",
+        "kpis",
+        "collections",
+        "outlook",
+        "top-overdue",
+        "collectors",
+        "figures",
+        "collector-activity-panel",
+    )
     urls = [reverse(f"dashboard-{name}") for name in names]
 
     def get(url: str) -> float:
