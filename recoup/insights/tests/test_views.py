@@ -63,7 +63,7 @@ def test_the_customer_panel_shows_each_term_the_risk_and_the_predictions(scored,
     assert f"Priority score {terms.score:.1f}" in text
     for t in terms.term_rows:
         assert re.search(
-            rf"{re.escape(t.label)} {re.escape(t.figure)} [-\d.]+ [\d.]+ \+?{t.contribution:.1f}", text
+            rf"{re.escape(t.label)} {re.escape(t.figure)} [-\d.]+ [\d.]+ [+-]?{abs(t.contribution):.1f}", text
         )
     assert f"Risk {row.risk} / 100" in text
     assert "Predicted by the model" in text and "too little payment history" not in text
