@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -629,32 +630,32 @@ def cash_forecast(*, weeks: int = forecast.WEEKS, customer_ids: Sequence[int] | 
     )
 
 
-def latest_forecast() -> CashForecast | None:
-    """The forecast the last full scoring kept (ForecastRecord), every customer's: thirteen rows, not the
-    scan of every open invoice that cash_forecast() makes. None before the first scoring."""
+@dataclass(frozen=True)
+class KeptForecast:
+    """A forecast as a full scoring kept it: the day it was made and its weeks (ForecastRecord)."""
+
+    as_of: dt.date
+    weeks: list[ForecastWeek]
+
+
+def latest_forecast() -> KeptForecast | None:
+    """The forecast the last full scoring kept, every customer's: thirteen rows, not the scan of every open
+    invoice that cash_forecast() makes. None before the first scoring."""
     made_on = ForecastRecord.objects.order_by("-made_on").values_list("made_on", flat=True).first()
     if made_on is None:
         return None
-    records = list(ForecastRecord.objects.filter(made_on=made_on).order_by("week"))
-    currency = records[0].currency
-
-    def money(value: Decimal) -> Decimal:
-        return quantize(value, currency)
-
-    return CashForecast(
-        as_of=made_on,
-        currency=currency,
-        weeks=[
-            ForecastWeek(r.week, r.start, r.end, money(r.expected), money(r.low), money(r.high))
-            for r in records
-        ],
-        later=ZERO,
-        open_amount=ZERO,
-        invoices=0,
-        baseline_invoices=0,
-        cash_share=1.0,
-        rates=[],
-    )
+    weeks = [
+        ForecastWeek(
+            r.week,
+            r.start,
+            r.end,
+            quantize(r.expected, r.currency),
+            quantize(r.low, r.currency),
+            quantize(r.high, r.currency),
+        )
+        for r in ForecastRecord.objects.filter(made_on=made_on).order_by("week")
+    ]
+    return KeptForecast(as_of=made_on, weeks=weeks)
 
 
 def forecast_made_before(periods: Sequence[tuple[dt.date, dt.date]]) -> list[Decimal | None]:
@@ -674,8 +675,8 @@ def forecast_made_before(periods: Sequence[tuple[dt.date, dt.date]]) -> list[Dec
     days = sorted(by_day)
     out: list[Decimal | None] = []
     for start, end in periods:
-        made = [d for d in days if d < start]
-        records = by_day[made[-1]] if made else []
+        before = bisect_left(days, start)  # the forecasts made before the period: days[:before]
+        records = by_day[days[before - 1]] if before else []
         if not records or records[-1].end < end:
             out.append(None)
             continue

@@ -249,6 +249,7 @@ def cash_outlook(scope: Scope, today: dt.date) -> dict[str, Any]:
     start = today - dt.timedelta(days=today.weekday(), weeks=PAST_WEEKS - 1)
     ids = scope.customer_ids()
     past = selectors.collections(start=start, end=today, by="week", customer_ids=ids)
+    ahead: insights.KeptForecast | insights.CashForecast | None
     if scope.is_everything:
         then = insights.forecast_made_before([(p.start, p.end) for p in past])
         ahead = insights.latest_forecast()
