@@ -41,8 +41,9 @@ class CustomerPanelView(RoleRequiredMixin, View):
             "predictions": list(predictions[:PREDICTIONS_SHOWN]),
             "predictions_count": predictions.count(),
             "panel": panel,
+            "panel_title": "Insights",
         }
-        return render(request, panel if is_partial(request) else "insights/panel_page.html", context)
+        return render(request, panel if is_partial(request) else "customer_panel_page.html", context)
 
 
 class WeightsForm(forms.Form):

@@ -148,7 +148,9 @@ def panel_context(
 
 def _panel(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
     """htmx gets the panel; a browser without JavaScript gets it as a page of its own."""
-    return render(request, PANEL if is_partial(request) else "activity/timeline_page.html", context)
+    if is_partial(request):
+        return render(request, PANEL, context)
+    return render(request, "customer_panel_page.html", {**context, "panel": PANEL, "panel_title": "Timeline"})
 
 
 class TimelinePanelView(RoleRequiredMixin, View):
