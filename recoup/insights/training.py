@@ -77,11 +77,15 @@ MIN_VALIDATION = 50  # fewer validation invoices than this: no choice is made, t
 THREADS = 1
 
 
-def threads() -> Any:
+def _setting(name: str, default: int, unconfigured: int) -> int:
+    """An integer setting of Django's, or `unconfigured` when the module runs without Django."""
     from django.conf import settings
 
-    count = getattr(settings, "RECOUP_INSIGHTS_THREADS", THREADS) if settings.configured else THREADS
-    return threadpool_limits(limits=int(count), user_api="openmp")
+    return int(getattr(settings, name, default)) if settings.configured else unconfigured
+
+
+def threads() -> Any:
+    return threadpool_limits(limits=_setting("RECOUP_INSIGHTS_THREADS", THREADS, THREADS), user_api="openmp")
 
 
 class NotEnoughHistory(ValueError):
@@ -386,11 +390,7 @@ PREDICT_THREADS = 2
 
 def _in_chunks(apply: Any, x: Floats) -> Floats:
     """`apply` (rows of features → one row of outputs each) over `x` in blocks, on a few threads."""
-    from django.conf import settings
-
-    count = (
-        getattr(settings, "RECOUP_INSIGHTS_PREDICT_THREADS", PREDICT_THREADS) if settings.configured else 1
-    )
+    count = _setting("RECOUP_INSIGHTS_PREDICT_THREADS", PREDICT_THREADS, 1)
     blocks = [x[start : start + PREDICT_CHUNK] for start in range(0, len(x), PREDICT_CHUNK)]
 
     def one(block: Floats) -> Floats:
@@ -398,9 +398,9 @@ def _in_chunks(apply: Any, x: Floats) -> Floats:
             warnings.simplefilter("ignore", UserWarning)
             return np.asarray(apply(block), dtype=np.float64)
 
-    if len(blocks) <= 1 or int(count) <= 1:
+    if len(blocks) <= 1 or count <= 1:
         return np.concatenate([one(b) for b in blocks])
-    with ThreadPoolExecutor(min(int(count), len(blocks))) as pool:
+    with ThreadPoolExecutor(min(count, len(blocks))) as pool:
         return np.concatenate(list(pool.map(one, blocks)))
 
 
