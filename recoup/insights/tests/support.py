@@ -11,6 +11,7 @@ from decimal import Decimal
 import numpy as np
 
 from recoup.insights.features import NEVER, Facts, first_settled
+from recoup.insights.models import ForecastRecord
 from recoup.ledger import services as ledger
 from recoup.ledger.models import Customer, Invoice
 
@@ -154,3 +155,20 @@ def build_ledger(
                     apply_to=[ledger.Application(invoice=invoice)],
                 )
     return book
+
+
+def keep_forecast(made_on: dt.date, amounts: list[str], *, currency: str = "USD") -> None:
+    """A kept forecast made on `made_on` (week k from the day after it), the weeks' expected `amounts`, each
+    with a band of ± 10."""
+    for k, amount in enumerate(amounts):
+        start = made_on + dt.timedelta(days=1 + 7 * k)
+        ForecastRecord.objects.create(
+            made_on=made_on,
+            week=k + 1,
+            start=start,
+            end=start + dt.timedelta(days=6),
+            currency=currency,
+            expected=Decimal(amount),
+            low=Decimal(amount) - 10,
+            high=Decimal(amount) + 10,
+        )

@@ -12,10 +12,9 @@ from rest_framework.test import APIClient
 
 from recoup.activity.models import Call
 from recoup.core.models import Event
-from recoup.disputes.defaults import install_reasons
 from recoup.insights import rules, services
 from recoup.insights.models import CustomerPriority, InvoicePrediction
-from recoup.insights.tests.support import D, build_ledger
+from recoup.insights.tests.support import D
 from recoup.ledger import services as ledger
 from recoup.users.models import Role
 from recoup.users.services import token_create
@@ -38,15 +37,6 @@ def client_for(make_user):
         return client
 
     return make
-
-
-@pytest.fixture
-def scored():
-    install_reasons()
-    book = build_ledger(today=TODAY, customers=3, per_customer=12)
-    services.model_train(actor=None)
-    services.scores_refresh(actor=None)
-    return book
 
 
 def test_the_priorities_come_ranked_with_every_term_and_its_contribution(scored, client_for):

@@ -11,7 +11,7 @@ import time_machine
 from recoup.disputes.defaults import install_reasons
 from recoup.insights import selectors, services
 from recoup.insights.models import ForecastRecord
-from recoup.insights.tests.support import D, build_ledger
+from recoup.insights.tests.support import D, build_ledger, keep_forecast
 
 pytestmark = pytest.mark.django_db
 TODAY = D(2026, 6, 1)
@@ -21,21 +21,6 @@ TODAY = D(2026, 6, 1)
 def clock():
     with time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC), tick=False):
         yield
-
-
-def keep(made_on: dt.date, amounts: list[str]) -> None:
-    for k, amount in enumerate(amounts):
-        start = made_on + dt.timedelta(days=1 + 7 * k)
-        ForecastRecord.objects.create(
-            made_on=made_on,
-            week=k + 1,
-            start=start,
-            end=start + dt.timedelta(days=6),
-            currency="USD",
-            expected=Decimal(amount),
-            low=Decimal(amount) / 2,
-            high=Decimal(amount) * 2,
-        )
 
 
 def test_a_full_scoring_keeps_its_forecast_and_a_second_one_that_day_replaces_it():
@@ -59,8 +44,8 @@ def test_a_full_scoring_keeps_its_forecast_and_a_second_one_that_day_replaces_it
 
 
 def test_a_period_gets_the_last_forecast_made_before_it_prorated_by_the_days_it_shares():
-    keep(D(2026, 5, 3), ["700", "1400", "70", "7"])  # weeks from Mon 4 May, 11 May, 18 May, 25 May
-    keep(D(2026, 5, 6), ["350", "35", "3.5", "0.35"])  # weeks from Thu 7 May, 14 May, 21 May, 28 May
+    keep_forecast(D(2026, 5, 3), ["700", "1400", "70", "7"])  # weeks from Mon 4 May, 11 May, 18 May, 25 May
+    keep_forecast(D(2026, 5, 6), ["350", "35", "3.5", "0.35"])  # weeks from Thu 7 May, 14 May, 21 May, 28 May
 
     got = selectors.forecast_made_before(
         [

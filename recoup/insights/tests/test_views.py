@@ -28,15 +28,6 @@ def clock():
         yield
 
 
-@pytest.fixture
-def scored():
-    install_reasons()
-    book = build_ledger(today=TODAY, customers=3, per_customer=12)
-    services.model_train(actor=None)
-    services.scores_refresh(actor=None)
-    return book
-
-
 def logged_in(user, **kw) -> Client:
     client = Client(**kw)
     client.force_login(user)

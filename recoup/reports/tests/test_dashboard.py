@@ -56,7 +56,7 @@ from recoup.disputes import defaults as dispute_defaults
 from recoup.disputes import services as disputes
 from recoup.insights import selectors as insights_selectors
 from recoup.insights import services as insights
-from recoup.insights.models import ForecastRecord
+from recoup.insights.tests.support import keep_forecast
 from recoup.ledger import aging, services
 from recoup.ledger.models import Customer, Invoice
 from recoup.ledger.tests.test_views import tables
@@ -504,21 +504,6 @@ def test_collections_per_month_and_filtered(world):
 
 
 # Collections against the forecast ---------------------------------------------------------------------------
-
-
-def keep_forecast(made_on: dt.date, amounts: list[str]) -> None:
-    for k, amount in enumerate(amounts):
-        start = made_on + dt.timedelta(days=1 + 7 * k)
-        ForecastRecord.objects.create(
-            made_on=made_on,
-            week=k + 1,
-            start=start,
-            end=start + dt.timedelta(days=6),
-            currency="USD",
-            expected=Decimal(amount),
-            low=Decimal(amount) - 10,
-            high=Decimal(amount) + 10,
-        )
 
 
 def test_collections_are_set_against_what_was_forecast_before_each_week(world):
