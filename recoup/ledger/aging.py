@@ -11,19 +11,17 @@ Two paths give the same answer:
 - otherwise each invoice not settled for good by then (`closed_on`) subtracts its allocations dated on or
   before the as-of date.
 
-Inside `reusing()` (the dashboard's requests), a report computed earlier in the process is served again while
-the ledger's watermark up to its as-of date is unchanged (recoup.ledger.selectors.ledger_revisions).
+Inside `kept.reusing()` (the dashboard's requests), a report computed earlier in the process is served again
+while the ledger's watermark up to its as-of date, and the customers' names and collectors, are unchanged
+(recoup.ledger.kept).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import threading
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from contextvars import ContextVar
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
@@ -33,9 +31,11 @@ from django.db import connection, transaction
 
 from recoup.core.errors import DomainError
 from recoup.core.money import minor_units, quantize
+from recoup.ledger import kept
+from recoup.ledger.kept import Kept
 from recoup.ledger.models import Allocation, FxRate
 from recoup.ledger.rules import DEFAULT_BUCKETS, bucket_floor_dates, bucket_labels, parse_buckets
-from recoup.ledger.selectors import RateUsed, ledger_revisions
+from recoup.ledger.selectors import RateUsed
 
 BASES = {"due": "due_date", "invoice": "issue_date"}
 GROUPINGS = ("customer", "total")
@@ -48,6 +48,7 @@ class AgingRow(NamedTuple):
     name: str
     buckets: tuple[Decimal, ...]
     total: Decimal
+    collector_id: int | None = None  # the customer's collector (a user id); None for the total
 
 
 @dataclass(frozen=True)
@@ -79,62 +80,28 @@ def aging_report(
         bounds = parse_buckets(buckets)
     except ValueError as exc:
         raise DomainError(str(exc), field="buckets") from exc
-    # Only outside a transaction: what it reads then is committed, and so is the watermark it is kept under
-    # (a report of a transaction's own writes would outlive their rollback).
-    if _reuse.get() and not connection.in_atomic_block:
+    if kept.active():  # the dashboard's requests: today's report, computed once (recoup.ledger.kept)
         return _reused(as_of=as_of, by=by, basis=basis, bounds=bounds, customer_ids=customer_ids)
     return _report(as_of=as_of, by=by, basis=basis, bounds=bounds, customer_ids=customer_ids)
 
 
 # Reuse ------------------------------------------------------------------------------------------------------
 
-# Reports kept for reusing(), newest last: (as_of, basis, bounds, customer ids, base currency) → (the
-# watermark read before computing, the report by customer). A whole-ledger report is some 45 MB.
-MEMO_SIZE = 2
-_memo: OrderedDict[tuple[Any, ...], tuple[int, AgingReport]] = OrderedDict()
-_memo_lock = threading.Lock()
-_reuse: ContextVar[bool] = ContextVar("aging_reuse", default=False)
-
-
-@contextmanager
-def reusing() -> Iterator[None]:
-    """Within the block, aging_report serves a report this process computed before (in any request, for the
-    same as-of date, basis, buckets and customers) while no change of the ledger dated on or before that date,
-    and no change of a customer's name or external id, has been committed since (LedgerRevision). The
-    dashboard's JSON endpoints, one request each, all age today: the first computes, the others reuse.
-    Outside a transaction only (autocommit, as requests run); inside one, every report is computed."""
-    token = _reuse.set(True)
-    try:
-        yield
-    finally:
-        _reuse.reset(token)
-
-
-def forget() -> None:
-    """Drop the reports kept for reusing() (a benchmark's cold start)."""
-    with _memo_lock:
-        _memo.clear()
+# Reports kept for kept.reusing(): (as_of, basis, bounds, customer ids, base currency) → the report by
+# customer. A whole-ledger report is some 45 MB.
+_kept: Kept[AgingReport] = Kept(2, undated=True)
 
 
 def _reused(
     *, as_of: dt.date, by: str, basis: str, bounds: tuple[int, ...], customer_ids: Sequence[int] | None
 ) -> AgingReport:
     customers = None if customer_ids is None else frozenset(customer_ids)
-    key = (as_of, basis, bounds, customers, settings.BASE_CURRENCY)
-    # Read before the ledger: a change committed while the report is computed makes the next lookup miss.
-    revision = ledger_revisions([as_of], undated=True)[as_of]
-    with _memo_lock:
-        kept = _memo.get(key)
-    if kept is not None and kept[0] == revision:
-        report = kept[1]
-    else:
-        # By customer, whatever `by` is: its TOTAL row is the report by total; the next caller may want rows.
-        report = _report(as_of=as_of, by="customer", basis=basis, bounds=bounds, customer_ids=customer_ids)
-        with _memo_lock:
-            _memo[key] = (revision, report)
-            _memo.move_to_end(key)
-            while len(_memo) > MEMO_SIZE:
-                _memo.popitem(last=False)
+    # By customer, whatever `by` is: its TOTAL row is the report by total; the next caller may want rows.
+    report = _kept.get(
+        (as_of, basis, bounds, customers, settings.BASE_CURRENCY),
+        as_of,
+        lambda: _report(as_of=as_of, by="customer", basis=basis, bounds=bounds, customer_ids=customer_ids),
+    )
     # A list of its own for each caller: the kept report never changes.
     return replace(report, by=by, rows=list(report.rows) if by == "customer" else [])
 
@@ -170,8 +137,9 @@ def _report(
         make = AgingRow._make
         key: str | None = None
         name = ""
+        collector_id: int | None = None
         values = column_totals  # replaced at the first row
-        for _customer_id, external_id, customer_name, currency, bucket, amount in cursor.fetchall():
+        for external_id, customer_name, collector, currency, bucket, amount in cursor.fetchall():
             if currency not in used:
                 if currency not in rates:
                     raise DomainError(
@@ -182,13 +150,13 @@ def _report(
                 used.add(currency)
             if external_id != key:
                 if key is not None:
-                    rows.append(make((key, name, tuple(values), sum(values, zero))))
-                key, name, values = external_id, customer_name, [zero] * width
+                    rows.append(make((key, name, tuple(values), sum(values, zero), collector_id)))
+                key, name, collector_id, values = external_id, customer_name, collector, [zero] * width
             value = amount if postgres else Decimal(amount)
             values[bucket] += value
             column_totals[bucket] += value
         if key is not None:
-            rows.append(make((key, name, tuple(values), sum(values, zero))))
+            rows.append(make((key, name, tuple(values), sum(values, zero), collector_id)))
     rows.sort()
     total = AgingRow("TOTAL", "Total", tuple(column_totals), sum(column_totals, zero))
     return AgingReport(
@@ -249,7 +217,7 @@ def _aging_sql(
     rate_params = [p for r in rates.values() for p in (r.currency, r.rate)]
     converted = _as_text(f"ROUND(g.open * ({rate_case}), {places})", places)
     sql = f"""
-        SELECT g.customer_id, c.external_id, c.name, g.currency, g.bucket, {converted}
+        SELECT c.external_id, c.name, c.collector_id, g.currency, g.bucket, {converted}
         FROM (SELECT o.customer_id, o.currency, {bucket} AS bucket, SUM(o.open) AS open
               FROM ({open_items}) o
               WHERE o.open > 0

@@ -277,7 +277,8 @@ class LedgerRevision(models.Model):
     delete or fact-changing update of an invoice (issue date, due date, amount, currency, customer), an
     allocation (date, amount, invoice) or an FX rate (currency, date, rate) adds 1 to a row of the month of
     its date (the earliest date a statement touches; a TRUNCATE counts on 0001-01-01, before every month).
-    A change of a customer's name or external id, which no date places, counts on `month` NULL.
+    A change of a customer's name, external id or collector (migration 0009), which aging shows and no date
+    places, counts on `month` NULL.
 
     A figure as of D read `ledger_revision(through=D)` before it read the ledger; while that sum is unchanged,
     nothing dated on or before D has been committed since. Rows are only ever incremented, never deleted, so

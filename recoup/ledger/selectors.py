@@ -52,8 +52,8 @@ def invoice_open_amount_as_of(*, invoice: Invoice, as_of: dt.date) -> Decimal:
 
 def ledger_revisions(days: Iterable[dt.date], *, undated: bool = False) -> dict[dt.date, int]:
     """For each day, how many changes of the ledger's facts dated on or before it were ever committed (the
-    LedgerRevision rows of its month and the months before), plus the undated ones (customers' names and
-    external ids) with `undated`. One query over a table of a few rows per month.
+    LedgerRevision rows of its month and the months before), plus the undated ones (customers' names,
+    external ids and collectors) with `undated`. One query over a table of a few rows per month.
 
     The number only grows. Read it before reading the ledger for a figure as of that day and keep it: while
     it is unchanged, the figure is still the ledger's (a change committed in between counts too, so a figure

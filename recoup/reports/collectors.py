@@ -18,7 +18,8 @@ activity recorded without a person). Every figure covers only the customers of t
   for those customers: end AR from one aging report by customer as of `end` (summed per collector: the same
   rounded per-customer sums aging's total adds up), credit sales from one GROUP BY.
 
-A fixed number of queries (14; 17 on PostgreSQL), however many collectors and customers: each figure
+A fixed number of queries (14, and the filter's customer ids; 3 more on PostgreSQL), however many collectors
+and customers: each figure
 is one GROUP BY per collector, owner or author, never a query per collector.
 """
 
@@ -146,27 +147,21 @@ def collector_activity(*, start: dt.date, end: dt.date, scope: Scope = EVERYONE)
     _check_period(start, end)
     base = settings.BASE_CURRENCY
     days = rules.period_days(start, end)
-    # The scope's customers and their collector (today's): one query, which also gives aging its ids.
-    collector_of: dict[str, int | None] = {}
-    customer_ids: list[int] = []
-    customer_count: dict[int | None, int] = defaultdict(int)
-    for pk, external_id, collector_id in (
-        scope.customers().order_by().values_list("pk", "external_id", "collector_id")
-    ):
-        collector_of[external_id] = collector_id
-        customer_ids.append(pk)
-        customer_count[collector_id] += 1
-    ids = None if scope.is_everything else customer_ids
+    # The scope's customers per collector (today's): one GROUP BY.
+    customer_count: dict[int | None, int] = _counts(scope.customers(), "collector_id")
 
-    # End AR: today's aging report if the dashboard made one (aging.reusing), else one report by customer.
+    # End AR: today's aging report if the dashboard made one (aging.reusing), else one report by customer;
+    # each row names its customer's collector.
     try:
-        aged = aging_report(as_of=end, by="customer", basis="due", buckets=KPI_BUCKETS, customer_ids=ids)
+        aged = aging_report(
+            as_of=end, by="customer", basis="due", buckets=KPI_BUCKETS, customer_ids=scope.customer_ids()
+        )
     except DomainError as exc:
         raise DomainError(exc.message, field="to", code=exc.code) from exc
     zero = quantize(ZERO, base)
     end_ar: dict[int | None, Decimal] = defaultdict(lambda: zero)
     for aged_row in aged.rows:
-        end_ar[collector_of.get(aged_row.key)] += aged_row.total
+        end_ar[aged_row.collector_id] += aged_row.total
 
     in_scope = scope.q("customer__")
     rates = _RateBook(since=start, until=end)
@@ -238,7 +233,7 @@ def collector_activity(*, start: dt.date, end: dt.date, scope: Scope = EVERYONE)
         user_id=None,
         name="Total",
         username="",
-        customers=len(collector_of),
+        customers=sum(customer_count.values()),
         # Rounded once, as selectors.collected() and kpis() round the scope's figures.
         collected=quantize(sum(paid_exact.values(), ZERO), base),
         calls=sum(calls.values()),
@@ -269,7 +264,7 @@ def _local_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime
 
 
 def _counts(rows: QuerySet[Any], user_field: str) -> dict[int | None, int]:
-    """Rows per user (None: recorded without a person): one GROUP BY."""
+    """Rows per user of `user_field` (None: recorded without a person, or no collector): one GROUP BY."""
     return dict(rows.order_by().values(user_field).annotate(n=Count("id")).values_list(user_field, "n"))
 
 

@@ -30,7 +30,9 @@ from django.db.models import Model, Sum
 
 from recoup.core.errors import DomainError
 from recoup.core.money import quantize
+from recoup.ledger import kept
 from recoup.ledger.aging import aging_report, rates_as_of
+from recoup.ledger.kept import Kept
 from recoup.ledger.models import FxRate, Invoice, Payment
 from recoup.ledger.rules import DEFAULT_BUCKETS
 from recoup.ledger.selectors import RateUsed
@@ -224,8 +226,23 @@ def credit_sales_series(
 ) -> list[CollectionPoint]:
     """The credit sales (invoices by issue date, at their full amount, each at the rate of its issue date)
     per day, ISO week or calendar month of [start, end], in the points `collections` gives. A month's point is
-    the `credit_sales` that kpis() reports for that month."""
-    return _series(Invoice, "issue_date", start=start, end=end, by=by, customer_ids=customer_ids)
+    the `credit_sales` that kpis() reports for that month.
+
+    Inside kept.reusing() (the dashboard), the series is kept while nothing dated on or before `end` changes:
+    an invoice, its amount, currency or customer, an FX rate (collections cannot be: a payment left unapplied
+    changes no watermark)."""
+
+    def compute() -> list[CollectionPoint]:
+        return _series(Invoice, "issue_date", start=start, end=end, by=by, customer_ids=customer_ids)
+
+    if not kept.active():
+        return compute()
+    customers = None if customer_ids is None else frozenset(customer_ids)
+    points = _kept_sales.get((start, end, by, customers, settings.BASE_CURRENCY), end, compute)
+    return list(points)  # a list of its own for each caller
+
+
+_kept_sales: Kept[list[CollectionPoint]] = Kept(4)
 
 
 def _series(

@@ -1,7 +1,7 @@
-"""aging.reusing(): a report computed once is served again, in any later request of the process, while the
-ledger's watermark up to its as-of date (and the customers' names) is unchanged; any committed change makes
-the next call compute again, and inside a transaction nothing is reused. Autocommit tests: what a request
-sees."""
+"""kept.reusing() and aging: a report computed once is served again, in any later request of the process,
+while the ledger's watermark up to its as-of date (and the customers' names and collectors) is unchanged; any
+committed change makes the next call compute again, and inside a transaction nothing is reused. Autocommit
+tests: what a request sees."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from recoup.ledger import aging, services
+from recoup.ledger import aging, kept, services
 
 D = dt.date
 AS_OF = D(2026, 3, 15)
@@ -21,15 +21,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def nothing_kept():
-    aging.forget()
+    kept.forget()
     yield
-    aging.forget()
+    kept.forget()
 
 
 def reused_report(**params: object) -> tuple[aging.AgingReport, str]:
     """The report inside reusing(), and what it read: "kept" (only the watermark), "computed" (the watermark,
     then the ledger) or "aged" (the ledger alone)."""
-    with aging.reusing(), CaptureQueriesContext(connection) as captured:
+    with kept.reusing(), CaptureQueriesContext(connection) as captured:
         report = aging.aging_report(as_of=AS_OF, **params)  # type: ignore[arg-type]
     sql = [query["sql"] for query in captured.captured_queries]
     watermark = any("ledger_ledgerrevision" in text for text in sql)
@@ -75,6 +75,18 @@ def test_a_customer_renamed_is_shown_with_its_new_name(invoices):
     report, _ = reused_report()
 
     assert [row.name for row in report.rows] == ["Acme Corp", "Beta"]
+
+
+def test_each_row_names_the_customers_collector_and_a_reassignment_is_seen_at_once(invoices, collector):
+    first, _ = reused_report()
+    services.customer_update(actor=None, customer=invoices["acme"], collector=collector)
+
+    report, read = reused_report()
+
+    assert [(row.key, row.collector_id) for row in first.rows] == [("ACME", None), ("BETA", None)]
+    assert read == "computed"
+    assert [(row.key, row.collector_id) for row in report.rows] == [("ACME", collector.pk), ("BETA", None)]
+    assert report.total.collector_id is None
 
 
 def test_other_customers_buckets_or_dates_are_other_reports(invoices):

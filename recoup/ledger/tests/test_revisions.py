@@ -38,7 +38,7 @@ def execute(sql: str, params: list[Any]) -> None:
         cursor.execute(sql, params)
 
 
-def test_every_dated_fact_counts_on_its_month_whoever_writes_it_and_the_kept_balances_never(books):
+def test_every_dated_fact_counts_on_its_month_whoever_writes_it_and_the_kept_balances_never(books, collector):
     acme = books.customer("ACME")
     assert counts() == {}  # customers and contacts are not dated facts
     invoice = books.invoice(acme, D(2026, 2, 9), "100.00")  # issued 2026-01-10
@@ -53,10 +53,14 @@ def test_every_dated_fact_counts_on_its_month_whoever_writes_it_and_the_kept_bal
     services.fx_rate_set(actor=None, currency="EUR", date=D(2025, 11, 20), rate=Decimal("1.20"))  # the same
     assert counts()[D(2025, 11, 1)] == 2
 
-    # What aging shows of a customer is undated; its segment is not shown.
+    # What aging shows of a customer (its name, its collector) is undated; its segment is not shown.
     services.customer_update(actor=None, customer=acme, name="Acme Corp")
     services.customer_update(actor=None, customer=acme, segment="Retail")
     assert counts()[None] == 1
+    services.customer_update(actor=None, customer=acme, collector=collector)
+    services.customer_update(actor=None, customer=acme, collector=collector)  # the same: nothing changes
+    execute("UPDATE ledger_customer SET collector_id = NULL WHERE id = %s", [acme.pk])
+    assert counts()[None] == 3
 
     # Writes that bypass the services count all the same; a kept balance rewritten does not.
     execute("UPDATE ledger_invoice SET due_date = %s WHERE id = %s", [D(2026, 2, 20), invoice.pk])
@@ -67,7 +71,7 @@ def test_every_dated_fact_counts_on_its_month_whoever_writes_it_and_the_kept_bal
     )
 
     assert counts() == {
-        None: 1,
+        None: 3,
         D(2025, 11, 1): 3,
         D(2026, 1, 1): 2,
         D(2026, 3, 1): 1,
@@ -76,7 +80,7 @@ def test_every_dated_fact_counts_on_its_month_whoever_writes_it_and_the_kept_bal
     days = [D(2025, 10, 31), D(2025, 11, 30), D(2026, 2, 28), D(2026, 3, 31), D(2026, 3, 4), D(2026, 4, 30)]
     # A day counts the changes of its month and the months before: 2026-03-04 counts March's 5th too.
     assert ledger_revisions(days) == dict(zip(days, [0, 3, 5, 6, 6, 7], strict=True))
-    assert ledger_revisions(days, undated=True) == dict(zip(days, [1, 4, 6, 7, 7, 8], strict=True))
+    assert ledger_revisions(days, undated=True) == dict(zip(days, [3, 6, 8, 9, 9, 10], strict=True))
 
 
 def test_an_import_counts_its_rows_earliest_month_and_a_reimport_of_the_same_file_nothing(
