@@ -382,15 +382,13 @@ def overdue_by_collector(scope: Scope, today: dt.date) -> dict[str, Any]:
     """Today's overdue AR per collector of the customers (most first, "No collector" where none is set),
     each bar linking to that collector's customers with overdue invoices."""
     report = _customer_aging(scope, today)
-    collector_of = dict(scope.customers().order_by().values_list("external_id", "collector_id"))
     amounts: dict[int | None, Decimal] = defaultdict(lambda: quantize(ZERO, report.currency))
     counts: dict[int | None, int] = defaultdict(int)
     for row in report.rows:
         overdue = _overdue(row)
         if overdue > 0:
-            collector_id = collector_of.get(row.key)
-            amounts[collector_id] += overdue
-            counts[collector_id] += 1
+            amounts[row.collector_id] += overdue
+            counts[row.collector_id] += 1
     users = {user.pk: user for user in User.objects.filter(pk__in=[pk for pk in amounts if pk is not None])}
 
     def name(pk: int | None) -> str:
@@ -503,11 +501,17 @@ def dispute_figures(user: Any, today: dt.date) -> dict[str, Any]:
 EFFECTIVENESS_DAYS = 90
 
 
+def reminder_window(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The send days the figure covers: the EFFECTIVENESS_DAYS days that ended a week ago (the later ones
+    cannot be judged yet). The reminders export defaults to them too."""
+    end = today - dt.timedelta(days=7)
+    return end - dt.timedelta(days=EFFECTIVENESS_DAYS - 1), end
+
+
 def reminder_figures(scope: Scope, today: dt.date) -> dict[str, Any]:
     """The share of reminders followed by a payment within 7 days, by level and channel, for the sends of
-    the EFFECTIVENESS_DAYS days that ended a week ago (the later ones cannot be judged yet)."""
-    end = today - dt.timedelta(days=7)
-    start = end - dt.timedelta(days=EFFECTIVENESS_DAYS - 1)
+    reminder_window(today)."""
+    start, end = reminder_window(today)
     return reminder_effectiveness(start=start, end=end, customer_ids=scope.customer_ids()).as_dict()
 
 

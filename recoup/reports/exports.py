@@ -3,7 +3,8 @@
 Each report is read from its query string (`Params`: every refusal a DomainError naming the parameter) and
 built into an `Export` (recoup.reports.export_formats), which the writers of that module lay out. The figures
 come from the reports themselves (aging_report, selectors.kpis and collections, dispute_metrics,
-snapshots.month_end_totals), never from a computation of their own.
+snapshots.month_end_totals, collectors.collector_activity, effectiveness.reminder_effectiveness), never from a
+computation of their own.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from recoup.core.errors import DomainError
 from recoup.core.money import MoneyError, normalize_currency
 from recoup.disputes.rules import SCOPED_ROLES
 from recoup.disputes.selectors import dispute_metrics
+from recoup.dunning.models import Channel
 from recoup.ledger.aging import BASES, GROUPINGS, aging_report
 from recoup.ledger.rules import DEFAULT_BUCKETS, BucketError, parse_buckets
 from recoup.ledger.selectors import RateUsed
-from recoup.reports import export_charts, rules, selectors, snapshots
+from recoup.reports import dashboard, export_charts, rules, selectors, snapshots
+from recoup.reports.collectors import CollectorActivity, collector_activity
+from recoup.reports.effectiveness import Tally, reminder_effectiveness
 from recoup.reports.export_formats import Cell, Column, Export, Kind, Table, to_csv, to_html, to_pdf, to_xlsx
 from recoup.reports.scope import Scope
 from recoup.users.models import Team, User
@@ -52,6 +56,7 @@ PDF_ROWS = 200  # a PDF of aging by customer lists the customers with the most A
 TREND_MONTHS = 12
 WEEKLY_UP_TO_DAYS = 98  # the KPI export's collections are per ISO week up to 14 weeks, else per month
 SCOPE_PARAMS = ("collector", "team", "currency", "segment")
+ROUNDED = "Day figures and percentages are rounded half-up to 2 decimals; n/a where a denominator is zero."
 
 
 # Parameters -----------------------------------------------------------------------------------------------
@@ -83,6 +88,20 @@ class Params:
         if value > latest:
             raise DomainError(f"Choose a date no later than {latest}.", field=name)
         return value
+
+    def period(
+        self, end: dt.date | None = None, start: Callable[[dt.date], dt.date] | None = None
+    ) -> tuple[dt.date, dt.date]:
+        """`from` and `to`, both days included: without `to`, `end`; without `from`, `start(to)` (each
+        required when its default is None). A period that ends before it starts is refused naming `from`."""
+        if start is None:
+            first, last = self.date("from"), self.date("to", end)
+        else:
+            last = self.date("to", end)
+            first = self.date("from", start(last))
+        if first > last:
+            raise DomainError("The period ends before it starts.", field="from")
+        return first, last
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         value = self.text(name) or default
@@ -210,9 +229,7 @@ def aging_export(params: Params) -> Export:
 
 def kpi_export(params: Params) -> Export:
     """The KPIs of a period, with the collections of its weeks (or months) behind the chart."""
-    start, end = params.date("from"), params.date("to")
-    if start > end:
-        raise DomainError("The period ends before it starts.", field="from")
+    start, end = params.period()
     scope, covered = params.scope()
     ids = scope.customer_ids()
     report = selectors.kpis(start=start, end=end, customer_ids=ids)
@@ -225,9 +242,7 @@ def kpi_export(params: Params) -> Export:
         return (key, name, Cell(value, Kind.MONEY), c, definition)
 
     def measure(key: str, name: str, value: Decimal | None, kind: Kind, definition: str) -> tuple[Any, ...]:
-        shown = rules.round_figure(value)
-        cell = Cell(None if shown is None else Decimal(str(shown)), kind)
-        return (key, name, cell, "days" if kind == Kind.DAYS else "%", definition)
+        return (key, name, Cell(_rounded(value), kind), "days" if kind == Kind.DAYS else "%", definition)
 
     before = start - dt.timedelta(days=1)
     rows = [
@@ -293,7 +308,7 @@ def kpi_export(params: Params) -> Export:
         filename=f"kpis-{start}-to-{end}",
         currency=c,
         facts=(
-            ("Period", f"{start} to {end} ({days} days, both included)"),
+            ("Period", _period_text(start, end)),
             ("Customers", covered),
             ("Currency", c),
             (
@@ -305,7 +320,7 @@ def kpi_export(params: Params) -> Export:
         tables=(figures, series),
         chart=chart,
         notes=(
-            "Day figures and percentages are rounded half-up to 2 decimals; n/a where a denominator is zero.",
+            ROUNDED,
             "CEI uses the period's figures as they are: it is not divided by a number of months.",
         ),
     )
@@ -434,11 +449,156 @@ def trend_export(params: Params) -> Export:
     )
 
 
+def collector_period(params: Params, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of a collector activity: by default `to` is today and `from` the first day of `to`'s month,
+    the month to date (the dashboard's table reads its period so too)."""
+    return params.period(today, start=lambda end: end.replace(day=1))
+
+
+def collectors_export(params: Params) -> Export:
+    """Each collector's activity over a period: what their customers paid, their touches and promises, and
+    their customers' DSO, from collectors.collector_activity."""
+    start, end = collector_period(params, params.today)
+    scope, covered = params.scope()
+    report = collector_activity(start=start, end=end, scope=scope)
+    c = report.currency
+
+    def line(row: CollectorActivity) -> tuple[Any, ...]:
+        return (
+            row.name,
+            row.username,
+            row.customers,
+            row.collected,
+            row.calls,
+            row.notes,
+            row.emails,
+            row.touches,
+            row.promises,
+            row.kept.due,
+            row.kept.kept,
+            _rounded(row.kept_rate),
+            row.credit_sales,
+            row.end_ar,
+            _rounded(row.dso),
+        )
+
+    counts = ("Calls", "Notes", "Emails", "Touches", "Promises made", "Came due", "Kept")
+    table = Table(
+        "Collector activity",
+        (
+            Column("Collector"),
+            Column("Username", pdf=False),
+            Column("Customers", Kind.COUNT),
+            Column("Collected", Kind.MONEY),
+            *(Column(title, Kind.COUNT) for title in counts),
+            Column("Kept rate", Kind.PERCENT),
+            Column("Credit sales", Kind.MONEY),
+            Column("End AR", Kind.MONEY),
+            Column("DSO", Kind.DAYS),
+        ),
+        [line(row) for row in report.rows],
+        line(report.total),
+    )
+    chart = export_charts.bar_chart(
+        [row.name for row in report.rows],
+        [row.collected for row in report.rows],
+        title=f"Collected per collector, {c}",
+        unit=c,
+    )
+    return Export(
+        report="collectors",
+        title=f"Collector activity from {start} to {end}",
+        filename=f"collectors-{start}-to-{end}",
+        currency=c,
+        facts=(
+            ("Period", _period_text(start, end)),
+            ("Customers", covered),
+            ("Currency", c),
+            (
+                "Rates",
+                f"end AR {_rates_text(report.end_rates)}; "
+                "sales and collections at the rate of each document's date",
+            ),
+        ),
+        tables=(table,),
+        chart=chart,
+        notes=(
+            "A row is a person; the customers, collected, sales, end AR and DSO of a collector are those of "
+            'the customers they collect today. "No collector" holds what no one is credited with.',
+            "Touches = calls made + notes written + emails sent by hand, each on a day of the period; "
+            "dunning's automatic reminders are nobody's touch.",
+            "Promises made: those made in the period, cancelled ones left out. Kept rate = kept ÷ came due "
+            "× 100, over the promises whose promised date falls in the period (partly kept: came due, not "
+            "kept).",
+            f"DSO = end AR ÷ credit sales × {report.days} days, over the collector's customers.",
+            ROUNDED,
+        ),
+    )
+
+
+def reminders_export(params: Params) -> Export:
+    """Reminder effectiveness: the share of dunning sends followed by a payment within 7 days, by level and
+    by channel, from effectiveness.reminder_effectiveness. By default the dashboard's window; a `to` without
+    `from` keeps its length."""
+    first, last = dashboard.reminder_window(params.today)
+    start, end = params.period(last, start=lambda to: to - (last - first))
+    scope, covered = params.scope()
+    report = reminder_effectiveness(start=start, end=end, customer_ids=scope.customer_ids())
+    within = f"Paid within {report.days} days"
+
+    def tallies(title: str, key: str, rows: list[tuple[str, Tally]]) -> Table:
+        return Table(
+            title,
+            (
+                Column(key),
+                Column("Sends", Kind.COUNT),
+                Column(within, Kind.COUNT),
+                Column("Share", Kind.PERCENT),
+            ),
+            [(name, t.sends, t.effective, t.share) for name, t in rows],
+            ("Total", report.overall.sends, report.overall.effective, report.overall.share),
+        )
+
+    by_level = tallies("By level", "Level", list(report.by_level.items()))
+    by_channel = tallies(
+        "By channel", "Channel", [(Channel(channel).label, t) for channel, t in report.by_channel.items()]
+    )
+    chart = export_charts.bar_chart(
+        list(report.by_level),
+        [t.share or 0 for t in report.by_level.values()],
+        title=f"Share of sends paid within {report.days} days, by level",
+        unit="%",
+    )
+    return Export(
+        report="reminders",
+        title=f"Reminder effectiveness from {start} to {end}",
+        filename=f"reminders-{start}-to-{end}",
+        currency=settings.BASE_CURRENCY,
+        facts=(
+            ("Sends dated", _period_text(start, end)),
+            ("Payment within", f"{report.days} days of the send day, both included"),
+            ("Customers", covered),
+        ),
+        tables=(by_level, by_channel),
+        chart=chart,
+        notes=(
+            "A send is a dunning message sent on any channel (an email, a letter, a call task once sent), "
+            "dated by its send day in the company's time zone; emails a person sent by hand are not "
+            "reminders.",
+            f"A send is effective when an invoice it listed received a payment dated from its send day to "
+            f"{report.days} days later, both included: a positive payment allocation, not reversed.",
+            "Share = effective sends ÷ sends × 100, rounded half-up to 2 decimals; n/a without sends.",
+        ),
+    )
+
+
 BUILDERS: dict[str, Callable[[Params, Any], Export]] = {
     "aging": lambda params, user: aging_export(params),
     "kpis": lambda params, user: kpi_export(params),
     "disputes": disputes_export,
     "aging-trend": lambda params, user: trend_export(params),
+    "collectors": lambda params, user: collectors_export(params),
+    "reminders": lambda params, user: reminders_export(params),
 }
 REPORTS = tuple(BUILDERS)
 
@@ -454,6 +614,16 @@ def build_export(report: str, query: Mapping[str, str], *, user: Any = None) -> 
 def render(export: Export, fmt: str) -> bytes:
     writers: dict[str, Callable[[Export], bytes]] = {"csv": to_csv, "xlsx": to_xlsx, "pdf": to_pdf}
     return writers[fmt](export)
+
+
+def _rounded(value: Decimal | None) -> Decimal | None:
+    """A day figure or a percentage as the reports show it: rules.round_figure's 2 decimals (None: n/a)."""
+    shown = rules.round_figure(value)
+    return None if shown is None else Decimal(str(shown))
+
+
+def _period_text(start: dt.date, end: dt.date) -> str:
+    return f"{start} to {end} ({rules.period_days(start, end)} days, both included)"
 
 
 def _rates_text(rates: tuple[RateUsed, ...] | list[RateUsed]) -> str:

@@ -23,10 +23,10 @@ from django_htmx.http import push_url
 
 from recoup.core.errors import DomainError
 from recoup.core.htmx import is_partial
-from recoup.ledger import aging
+from recoup.ledger import kept
 from recoup.ledger.models import Customer
-from recoup.reports import collectors, dashboard
-from recoup.reports.exports import Params
+from recoup.reports import collectors, dashboard, exports
+from recoup.reports.exports import Params, collector_period
 from recoup.reports.scope import Scope
 from recoup.users.models import Role, Team, User
 from recoup.users.permissions import RoleRequiredMixin, user_has_role
@@ -132,10 +132,11 @@ class DashboardView(RoleRequiredMixin, View):
                 (value, label, _with_query(reverse("dashboard"), _page_query(query, value)))
                 for value, label in (("week", "Weekly"), ("month", "Monthly"))
             ],
+            downloads=_dashboard_downloads(query, today),
         )
         try:
             dashboard.prepare(today)
-            with aging.reusing():  # today's aging, which the charts' requests then reuse
+            with kept.reusing():  # today's aging, which the charts' requests then reuse
                 context.update(
                     receivables=dashboard.receivables(scope, today),
                     promises=dashboard.promise_figures(scope, today),
@@ -148,6 +149,29 @@ class DashboardView(RoleRequiredMixin, View):
         if partial:
             push_url(response, _with_query(reverse("dashboard"), canonical))
         return response
+
+
+def downloads(report: str, query: dict[str, str]) -> list[tuple[str, str]]:
+    """The report's export in each format (CSV, XLSX, PDF) with these parameters: (label, URL)."""
+    return [
+        (fmt.upper(), _with_query(reverse("report-export", kwargs={"report": report, "fmt": fmt}), query))
+        for fmt in exports.FORMATS
+    ]
+
+
+def _dashboard_downloads(query: dict[str, str], today: dt.date) -> dict[str, list[tuple[str, str]]]:
+    """The exports of what the dashboard shows, for its filters: aging today, the month-end trend, the KPIs
+    of the 12 closed months its chart covers, reminder effectiveness and the dispute figures (unfiltered, as
+    on the page)."""
+    months = dashboard.month_ends(dashboard.MONTHS, today)
+    period = {"from": months[0].replace(day=1).isoformat(), "to": months[-1].isoformat()}
+    return {
+        "aging": downloads("aging", query),
+        "trend": downloads("aging-trend", {**query, "months": str(dashboard.MONTHS)}),
+        "kpis": downloads("kpis", {**query, **period}),
+        "reminders": downloads("reminders", query),
+        "disputes": downloads("disputes", {}),
+    }
 
 
 def _page_query(query: dict[str, str], by: str) -> dict[str, str]:
@@ -183,7 +207,7 @@ class DashboardDataView(RoleRequiredMixin, View):
         try:
             # The endpoints age the same day (the page did too): each reuses the report while the ledger
             # is unchanged.
-            with aging.reusing():
+            with kept.reusing():
                 data = self.figures(request, form, timezone.localdate())
         except DomainError as exc:
             return JsonResponse({exc.field or "detail": [exc.message]}, status=400)
@@ -235,12 +259,7 @@ class FigureData(DashboardDataView):
 def activity_period(request: HttpRequest, today: dt.date) -> tuple[dt.date, dt.date]:
     """`from` and `to` (YYYY-MM-DD): by default `to` is today and `from` the first day of `to`'s month. A bad
     one is a DomainError naming it."""
-    params = Params(request.GET)
-    end = params.date("to", today)
-    start = params.date("from", end.replace(day=1))
-    if start > end:
-        raise DomainError("The period ends before it starts.", field="from")
-    return start, end
+    return collector_period(Params(request.GET), today)
 
 
 class CollectorActivityData(DashboardDataView):
@@ -270,8 +289,9 @@ class CollectorActivityPanel(RoleRequiredMixin, View):
         context["hidden"] = scope.as_query()
         try:
             start, end = activity_period(request, today)
-            context.update(period={"from": start.isoformat(), "to": end.isoformat()})
-            with aging.reusing():  # today's aging, when the period ends today: the page's own
+            period = {"from": start.isoformat(), "to": end.isoformat()}
+            context.update(period=period, downloads=downloads("collectors", {**scope.as_query(), **period}))
+            with kept.reusing():  # today's aging, when the period ends today: the page's own
                 context["activity"] = collectors.dashboard_table(scope, start, end)
         except DomainError as exc:
             context["error"] = f"{exc.field}: {exc.message}" if exc.field else exc.message

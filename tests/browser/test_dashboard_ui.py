@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -291,3 +292,22 @@ def test_a_past_month_end_opens_the_invoices_open_then(page, live_server, books,
     expect(page.get_by_label("Open on")).to_have_value(month_end.isoformat())
     shot("dashboard-04-drill-down-invoices-at-a-month-end")
     assert Customer.objects.filter(currency="EUR").count() == 1
+
+
+def test_a_panels_download_is_its_report_for_the_filter(page, live_server, books, log_in):
+    base, today = live_server.url, books["today"]
+    log_in(base, then=f"/dashboard/?collector={books['cara'].pk}")
+    wait_drawn(page)
+
+    with page.expect_download() as aging:
+        page.locator("#downloads-aging").get_by_role("link", name="CSV").click()
+    expect(page.locator("#downloads-collector-activity")).to_be_visible()  # the table htmx loads
+    with page.expect_download() as activity:
+        page.locator("#downloads-collector-activity").get_by_role("link", name="XLSX").click()
+
+    assert aging.value.suggested_filename == f"aging-{today.isoformat()}-by-customer.csv"
+    lines = Path(aging.value.path()).read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["Customer", "ACME", "GLOBEX", "TOTAL"]  # Cara's
+    month = today.replace(day=1).isoformat()
+    assert activity.value.suggested_filename == f"collectors-{month}-to-{today.isoformat()}.xlsx"
+    assert Path(activity.value.path()).read_bytes()[:2] == b"PK"  # a workbook (a zip), not an error page

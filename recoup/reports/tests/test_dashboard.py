@@ -57,7 +57,7 @@ from recoup.disputes import services as disputes
 from recoup.insights import selectors as insights_selectors
 from recoup.insights import services as insights
 from recoup.insights.tests.support import keep_forecast
-from recoup.ledger import aging, services
+from recoup.ledger import kept, services
 from recoup.ledger.models import Customer, Invoice
 from recoup.ledger.tests.test_views import tables
 from recoup.reports import dashboard, selectors
@@ -1093,9 +1093,9 @@ def test_the_endpoints_age_today_once_and_again_after_a_payment(world):
     client = client_for(world["mia"])
     alone = {}
     for name in ENDPOINTS:
-        aging.forget()
+        kept.forget()
         alone[name] = data(client, name)  # each endpoint computing what it needs itself
-    aging.forget()
+    kept.forget()
 
     together = {name: read(client, name) for name in ENDPOINTS}
 
@@ -1119,3 +1119,82 @@ def test_the_endpoints_age_today_once_and_again_after_a_payment(world):
         ("BOLT", "200.00"),
         ("ZED", "100.00"),
     ]
+
+
+SALES = 'SUM("ledger_invoice"."amount")'  # the credit sales per currency and day
+
+
+@pytest.mark.django_db(transaction=True)  # requests in autocommit, as they run
+def test_the_months_credit_sales_are_kept_until_an_invoice_is_dated_in_them(world, books):
+    client = client_for(world["mia"])
+    kept.forget()
+
+    def sales_read() -> tuple[list, bool]:
+        with CaptureQueriesContext(connection) as captured:
+            body = data(client, "dashboard-kpis")
+        summed = any(SALES in query["sql"] for query in captured.captured_queries)
+        return [month["credit_sales"] for month in body["months"]], summed
+
+    first, summed_first = sales_read()
+    again, summed_again = sales_read()
+    acme = Customer.objects.get(external_id="ACME")
+    books.invoice(acme, TODAY + dt.timedelta(days=30), "70.00")  # issued today: no closed month
+    today, summed_today = sales_read()
+    books.invoice(acme, D(2026, 3, 10), "30.00")  # issued 2026-02-08, in February
+    february, summed_february = sales_read()
+
+    assert (summed_first, summed_again, summed_today, summed_february) == (True, False, False, True)
+    assert first == again == today
+    # January: A2 500.00, B2 400.00 and E1 1,000 EUR at 1.10; February: Z1 100.00 (the last 2 of 12 months).
+    assert first[-2:] == ["2000.00", "100.00"]
+    assert february[-2:] == ["2000.00", "130.00"]
+
+
+# Downloads --------------------------------------------------------------------------------------------------
+
+
+def download_links(html: str, id: str) -> list[str]:
+    [paragraph] = re.findall(rf'<p class="downloads small" id="downloads-{id}">(.*?)</p>', html, re.S)
+    return [link.replace("&amp;", "&") for link in re.findall(r'href="([^"]+)" download', paragraph)]
+
+
+def test_each_report_on_the_dashboard_downloads_with_its_filters(world):
+    client = client_for(world["mia"])
+    html = client.get(reverse("dashboard"), {"segment": "Retail"}).content.decode()
+    panel = client.get(
+        reverse("dashboard-collector-activity-panel"), {"segment": "Retail", "from": "2026-02-01"}
+    ).content.decode()
+
+    links = {id: download_links(html, id) for id in ("aging", "aging-trend", "kpis", "reminders", "disputes")}
+    links["collector-activity"] = download_links(panel, "collector-activity")
+
+    assert links == {
+        "aging": [f"/reports/export/aging.{fmt}?segment=Retail" for fmt in ("csv", "xlsx", "pdf")],
+        "aging-trend": [
+            f"/reports/export/aging-trend.{fmt}?segment=Retail&months=12" for fmt in ("csv", "xlsx", "pdf")
+        ],
+        "kpis": [
+            f"/reports/export/kpis.{fmt}?segment=Retail&from=2025-03-01&to=2026-02-28"
+            for fmt in ("csv", "xlsx", "pdf")
+        ],
+        "reminders": [f"/reports/export/reminders.{fmt}?segment=Retail" for fmt in ("csv", "xlsx", "pdf")],
+        "disputes": [f"/reports/export/disputes.{fmt}" for fmt in ("csv", "xlsx", "pdf")],
+        "collector-activity": [
+            f"/reports/export/collectors.{fmt}?segment=Retail&from=2026-02-01&to=2026-03-16"
+            for fmt in ("csv", "xlsx", "pdf")
+        ],
+    }
+    # Each CSV is that report for the Retail customers (Bolt and Euro): the aging's lines name them only.
+    aging_csv = client.get(links["aging"][0])
+    assert aging_csv.status_code == 200
+    assert [line.split(",")[0] for line in aging_csv.content.decode().splitlines()] == [
+        "Customer",
+        "BOLT",
+        "EURO",
+        "TOTAL",
+    ]
+    for urls in links.values():
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.content)
+            assert response["Content-Disposition"].startswith('attachment; filename="')

@@ -416,6 +416,8 @@ def test_every_report_downloads_in_every_format_as_an_attachment(ledger, dispute
         "kpis": ("?from=2026-01-01&to=2026-03-31", "kpis-2026-01-01-to-2026-03-31"),
         "disputes": ("?as_of=2026-03-31", "disputes-2026-03-31"),
         "aging-trend": ("?months=3&through=2026-03-31", "aging-trend-2026-01-31-to-2026-03-31"),
+        "collectors": ("?from=2026-01-01&to=2026-03-31", "collectors-2026-01-01-to-2026-03-31"),
+        "reminders": ("?from=2026-01-01&to=2026-03-31", "reminders-2026-01-01-to-2026-03-31"),
     }
     assert url("aging-trend", "xlsx") == "/reports/export/aging-trend.xlsx"
     for report, (query, name) in cases.items():
