@@ -307,15 +307,12 @@ def kpi_export(params: Params) -> Export:
         title=f"KPIs from {start} to {end}",
         filename=f"kpis-{start}-to-{end}",
         currency=c,
-        facts=(
-            ("Period", _period_text(start, end)),
-            ("Customers", covered),
-            ("Currency", c),
-            (
-                "Rates",
-                f"begin AR {_rates_text(report.begin_rates)}; end AR {_rates_text(report.end_rates)}; "
-                "sales and collections at the rate of each document's date",
-            ),
+        facts=_period_facts(
+            start,
+            end,
+            covered,
+            c,
+            f"begin AR {_rates_text(report.begin_rates)}; end AR {_rates_text(report.end_rates)}",
         ),
         tables=(figures, series),
         chart=chart,
@@ -510,16 +507,7 @@ def collectors_export(params: Params) -> Export:
         title=f"Collector activity from {start} to {end}",
         filename=f"collectors-{start}-to-{end}",
         currency=c,
-        facts=(
-            ("Period", _period_text(start, end)),
-            ("Customers", covered),
-            ("Currency", c),
-            (
-                "Rates",
-                f"end AR {_rates_text(report.end_rates)}; "
-                "sales and collections at the rate of each document's date",
-            ),
-        ),
+        facts=_period_facts(start, end, covered, c, f"end AR {_rates_text(report.end_rates)}"),
         tables=(table,),
         chart=chart,
         notes=(
@@ -624,6 +612,19 @@ def _rounded(value: Decimal | None) -> Decimal | None:
 
 def _period_text(start: dt.date, end: dt.date) -> str:
     return f"{start} to {end} ({rules.period_days(start, end)} days, both included)"
+
+
+def _period_facts(
+    start: dt.date, end: dt.date, covered: str, currency: str, ar_rates: str
+) -> tuple[tuple[str, str], ...]:
+    """The facts of a report over a period: its days, customers, currency and the rates its AR used (sales
+    and collections take the rate of each document's date)."""
+    return (
+        ("Period", _period_text(start, end)),
+        ("Customers", covered),
+        ("Currency", currency),
+        ("Rates", f"{ar_rates}; sales and collections at the rate of each document's date"),
+    )
 
 
 def _rates_text(rates: tuple[RateUsed, ...] | list[RateUsed]) -> str:
