@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -176,16 +177,24 @@ class DisputeMetrics:
 
 
 def dispute_metrics(
-    *, as_of: dt.date, start: dt.date | None = None, end: dt.date | None = None, user: Any = None
+    *,
+    as_of: dt.date,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    user: Any = None,
+    customer_ids: Sequence[int] | None = None,
 ) -> DisputeMetrics:
     """Cycle time (mean, median) and SLA hit rate of the disputes resolved in [start, end] (default: the 90
     days up to `as_of`); the disputes open on `as_of` by reason and by age; and the share of AR overdue on
-    `as_of` that is under dispute, in BASE_CURRENCY. A resolver's figures cover the disputes they see."""
+    `as_of` that is under dispute, in BASE_CURRENCY. A resolver's figures cover the disputes they see; with
+    `customer_ids`, every figure covers those customers only (None: every customer)."""
     end = end or as_of
     start = start or end - dt.timedelta(days=89)
     if start > end:
         raise DomainError("The period ends before it starts.", field="from")
     visible = Dispute.objects.filter(visible_to(user)) if user is not None else Dispute.objects.all()
+    if customer_ids is not None:
+        visible = visible.filter(invoice__customer_id__in=customer_ids)
     resolved = visible.filter(status=DisputeStatus.RESOLVED, resolved_on__range=(start, end))
     days, states = [], []
     for opened_on, resolved_on, due_on in resolved.values_list("opened_on", "resolved_on", "sla_due_on"):
@@ -204,7 +213,7 @@ def dispute_metrics(
         by_age[rules.age_band((as_of - opened_on).days)] += 1
         if due_date < as_of:
             disputed[invoice_id] += amount
-    overdue_ar, overdue_disputed = _overdue_shares(as_of, disputed)
+    overdue_ar, overdue_disputed = _overdue_shares(as_of, disputed, customer_ids)
     return DisputeMetrics(
         as_of=as_of,
         start=start,
@@ -220,10 +229,13 @@ def dispute_metrics(
     )
 
 
-def _overdue_shares(as_of: dt.date, disputed: dict[int, Decimal]) -> tuple[Decimal, Decimal]:
-    """AR past due on `as_of` (the aging report's total less its current bucket), and what of it is under
-    dispute: each overdue invoice's disputed amount, at most its open amount then, at the rate of the day."""
-    report = aging.aging_report(as_of=as_of, by="total")
+def _overdue_shares(
+    as_of: dt.date, disputed: dict[int, Decimal], customer_ids: Sequence[int] | None
+) -> tuple[Decimal, Decimal]:
+    """AR past due on `as_of` (the aging report's total less its current bucket) of the customers, and what
+    of it is under dispute: each overdue invoice's disputed amount, at most its open amount then, at the rate
+    of the day."""
+    report = aging.aging_report(as_of=as_of, by="total", customer_ids=customer_ids)
     overdue = report.total.total - report.total.buckets[0]
     if not disputed:
         return overdue, quantize(ZERO, report.currency)

@@ -32,7 +32,6 @@ from django.db import connection, transaction
 from recoup.core.errors import DomainError
 from recoup.core.money import minor_units, quantize
 from recoup.ledger import kept
-from recoup.ledger.kept import Kept
 from recoup.ledger.models import Allocation, FxRate
 from recoup.ledger.rules import DEFAULT_BUCKETS, bucket_floor_dates, bucket_labels, parse_buckets
 from recoup.ledger.selectors import RateUsed
@@ -89,7 +88,7 @@ def aging_report(
 
 # Reports kept for kept.reusing(): (as_of, basis, bounds, customer ids, base currency) → the report by
 # customer. A whole-ledger report is some 45 MB.
-_kept: Kept[AgingReport] = Kept(2, undated=True)
+_kept: kept.Kept[AgingReport] = kept.Kept(2, undated=True)
 
 
 def _reused(

@@ -485,10 +485,10 @@ def promise_figures(scope: Scope, today: dt.date) -> dict[str, Any]:
     }
 
 
-def dispute_figures(user: Any, today: dt.date) -> dict[str, Any]:
-    """dispute_metrics as of today over the disputes `user` sees, with links to the queue. They cover every
-    customer: dispute_metrics takes no scope yet."""
-    figures = dispute_metrics(as_of=today, user=user).as_dict()
+def dispute_figures(user: Any, today: dt.date, scope: Scope) -> dict[str, Any]:
+    """dispute_metrics as of today over the disputes `user` sees of the scope's customers, with links to the
+    queue."""
+    figures = dispute_metrics(as_of=today, user=user, customer_ids=scope.customer_ids()).as_dict()
     figures["links"] = {
         "open": reverse("dispute-list"),
         "sla_overdue": f"{reverse('dispute-list')}?sla=overdue",
@@ -519,8 +519,7 @@ def figures(scope: Scope, today: dt.date, user: Any) -> dict[str, Any]:
     return {
         **_head(today),
         "promises": promise_figures(scope, today),
-        "disputes": dispute_figures(user, today),
-        "disputes_scoped": scope.is_everything,
+        "disputes": dispute_figures(user, today, scope),
     }
 
 

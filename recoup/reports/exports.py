@@ -55,7 +55,6 @@ MAX_BUCKETS = 24
 PDF_ROWS = 200  # a PDF of aging by customer lists the customers with the most AR; CSV and XLSX list all
 TREND_MONTHS = 12
 WEEKLY_UP_TO_DAYS = 98  # the KPI export's collections are per ISO week up to 14 weeks, else per month
-SCOPE_PARAMS = ("collector", "team", "currency", "segment")
 ROUNDED = "Day figures and percentages are rounded half-up to 2 decimals; n/a where a denominator is zero."
 
 
@@ -144,13 +143,6 @@ class Params:
             said.append(f"segment {segment}")
         scope = Scope(collector_id=collector_id, team_id=team_id, currency=currency, segment=segment)
         return scope, ", ".join(said) or "all customers"
-
-    def refuse_scope(self, report: str) -> None:
-        for name in SCOPE_PARAMS:
-            if self.text(name):
-                raise DomainError(
-                    f"The {report} cover every customer: they cannot be limited by {name}.", field=name
-                )
 
     def _id(self, name: str) -> int | None:
         text = self.text(name)
@@ -325,11 +317,11 @@ def kpi_export(params: Params) -> Export:
 
 def disputes_export(params: Params, user: Any) -> Export:
     """The dispute figures: cycle time and SLA hit rate of a period, the disputes open on a date."""
-    params.refuse_scope("dispute figures")
     as_of = params.date("as_of", params.today)
     start = params.date("from") if params.text("from") else None
     end = params.date("to") if params.text("to") else None
-    metrics = dispute_metrics(as_of=as_of, start=start, end=end, user=user)
+    scope, covered = params.scope()
+    metrics = dispute_metrics(as_of=as_of, start=start, end=end, user=user, customer_ids=scope.customer_ids())
     c = metrics.currency
 
     def share(value: float | None) -> Cell:
@@ -384,6 +376,7 @@ def disputes_export(params: Params, user: Any) -> Export:
             ("As of", f"{as_of}"),
             ("Resolved in", f"{metrics.start} to {metrics.end}"),
             ("Disputes", "those you may see" if getattr(user, "role", "") in SCOPED_ROLES else "all"),
+            ("Customers", covered),
             ("Currency", c),
         ),
         tables=(figures, by_reason, by_age),

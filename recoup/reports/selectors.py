@@ -32,7 +32,6 @@ from recoup.core.errors import DomainError
 from recoup.core.money import quantize
 from recoup.ledger import kept
 from recoup.ledger.aging import aging_report, rates_as_of
-from recoup.ledger.kept import Kept
 from recoup.ledger.models import FxRate, Invoice, Payment
 from recoup.ledger.rules import DEFAULT_BUCKETS
 from recoup.ledger.selectors import RateUsed
@@ -242,7 +241,7 @@ def credit_sales_series(
     return list(points)  # a list of its own for each caller
 
 
-_kept_sales: Kept[list[CollectionPoint]] = Kept(4)
+_kept_sales: kept.Kept[list[CollectionPoint]] = kept.Kept(4)
 
 
 def _series(

@@ -140,7 +140,7 @@ class DashboardView(RoleRequiredMixin, View):
                 context.update(
                     receivables=dashboard.receivables(scope, today),
                     promises=dashboard.promise_figures(scope, today),
-                    disputes=dashboard.dispute_figures(request.user, today),
+                    disputes=dashboard.dispute_figures(request.user, today, scope),
                     reminders=dashboard.reminder_figures(scope, today),
                 )
         except DomainError as exc:  # a currency without an FX rate yet: the page says which
@@ -161,8 +161,7 @@ def downloads(report: str, query: dict[str, str]) -> list[tuple[str, str]]:
 
 def _dashboard_downloads(query: dict[str, str], today: dt.date) -> dict[str, list[tuple[str, str]]]:
     """The exports of what the dashboard shows, for its filters: aging today, the month-end trend, the KPIs
-    of the 12 closed months its chart covers, reminder effectiveness and the dispute figures (unfiltered, as
-    on the page)."""
+    of the 12 closed months its chart covers, reminder effectiveness and the dispute figures."""
     months = dashboard.month_ends(dashboard.MONTHS, today)
     period = {"from": months[0].replace(day=1).isoformat(), "to": months[-1].isoformat()}
     return {
@@ -170,7 +169,7 @@ def _dashboard_downloads(query: dict[str, str], today: dt.date) -> dict[str, lis
         "trend": downloads("aging-trend", {**query, "months": str(dashboard.MONTHS)}),
         "kpis": downloads("kpis", {**query, **period}),
         "reminders": downloads("reminders", query),
-        "disputes": downloads("disputes", {}),
+        "disputes": downloads("disputes", query),
     }
 
 

@@ -239,7 +239,7 @@ def test_the_dashboard_draws_its_charts_a_filter_redraws_them_and_a_bar_opens_it
     expect(page.locator("#top-overdue tbody tr td:first-child a")).to_have_text(
         ["Acme Corp", "Globex Industries"]
     )
-    expect(page.locator("#disputes-unfiltered")).to_be_visible()
+    expect(page.locator("#disputes-filtered")).to_be_visible()
 
     # Monthly collections keep the filter.
     page.locator("#panel-collections").get_by_role("link", name="Monthly").click()

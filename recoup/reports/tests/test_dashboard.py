@@ -702,13 +702,17 @@ def test_promise_and_dispute_figures(world):
                 "resolved": "/disputes/?status=resolved",
             },
         },
-        "disputes_scoped": True,
         "filters": {},
     }
     cara = data(client_for(world["mia"]), "dashboard-figures", collector=str(world["cara"].pk))
-    # Cara's customers: both pending promises, but neither evaluated one.
+    # Cara's customers: both pending promises, but neither evaluated one; Acme's dispute, against the
+    # overdue AR of Acme (1,100.00) and Euro (1,000 EUR × 1.20).
     assert (cara["promises"]["pending"], cara["promises"]["kept_rate"]) == (2, None)
-    assert cara["disputes_scoped"] is False
+    disputed = ("open", "overdue_ar", "overdue_disputed", "overdue_disputed_share")
+    assert [cara["disputes"][key] for key in disputed] == [1, "2300.00", "200.00", 8.7]
+    retail = data(client_for(world["mia"]), "dashboard-figures", segment="Retail")  # Bolt and Euro
+    assert [retail["disputes"][key] for key in disputed] == [0, "1400.00", "0.00", 0.0]
+    assert retail["disputes"]["open_by_reason"] == {}
     eur = data(client_for(world["mia"]), "dashboard-figures", currency="EUR")
     assert (eur["promises"]["pending"], eur["promises"]["pending_amount"]) == (1, "600.00")
 
@@ -892,13 +896,16 @@ def test_each_kpi_states_its_formula_and_cei_is_not_divided_by_months(world):
     assert "**CEI is not divided by a number of months.**" in docs
 
 
-def test_dispute_figures_say_when_they_do_not_follow_the_filter(world):
+def test_dispute_figures_follow_the_filter_and_say_the_queue_does_not(world):
     client = client_for(world["mia"])
-    assert 'id="disputes-unfiltered"' not in client.get(reverse("dashboard")).content.decode()
-    page = client.get(reverse("dashboard"), {"segment": "Retail"}).content.decode()
-    assert (
-        "These dispute figures cover every customer you can see: they do not follow the filter yet." in page
-    )
+    everything = client.get(reverse("dashboard")).content.decode()
+    retail = client.get(reverse("dashboard"), {"segment": "Retail"}).content.decode()
+
+    assert 'id="disputes-filtered"' not in everything
+    assert "The disputes of the filter's customers; the queue lists every dispute you may see." in retail
+    open_disputes = r'Open disputes</span>\s*<span class="stat-value">(\d+)<'  # the figures strip
+    assert re.findall(open_disputes, everything) == ["1"]
+    assert re.findall(open_disputes, retail) == ["0"]
 
 
 # Drill-downs: the links open the rows behind the figure -------------------------------------------------
@@ -1178,7 +1185,7 @@ def test_each_report_on_the_dashboard_downloads_with_its_filters(world):
             for fmt in ("csv", "xlsx", "pdf")
         ],
         "reminders": [f"/reports/export/reminders.{fmt}?segment=Retail" for fmt in ("csv", "xlsx", "pdf")],
-        "disputes": [f"/reports/export/disputes.{fmt}" for fmt in ("csv", "xlsx", "pdf")],
+        "disputes": [f"/reports/export/disputes.{fmt}?segment=Retail" for fmt in ("csv", "xlsx", "pdf")],
         "collector-activity": [
             f"/reports/export/collectors.{fmt}?segment=Retail&from=2026-02-01&to=2026-03-16"
             for fmt in ("csv", "xlsx", "pdf")
