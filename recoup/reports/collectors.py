@@ -19,8 +19,7 @@ activity recorded without a person). Every figure covers only the customers of t
   rounded per-customer sums aging's total adds up), credit sales from one GROUP BY.
 
 A fixed number of queries (14, and the filter's customer ids; 3 more on PostgreSQL), however many collectors
-and customers: each figure
-is one GROUP BY per collector, owner or author, never a query per collector.
+and customers: each figure is one GROUP BY per collector, owner or author, never a query per collector.
 """
 
 from __future__ import annotations
@@ -150,7 +149,7 @@ def collector_activity(*, start: dt.date, end: dt.date, scope: Scope = EVERYONE)
     # The scope's customers per collector (today's): one GROUP BY.
     customer_count: dict[int | None, int] = _counts(scope.customers(), "collector_id")
 
-    # End AR: today's aging report if the dashboard made one (aging.reusing), else one report by customer;
+    # End AR: today's aging report if the dashboard made one (kept.reusing), else one report by customer;
     # each row names its customer's collector.
     try:
         aged = aging_report(

@@ -1,6 +1,6 @@
 """A change of a customer's collector counts as an undated change of the ledger (LedgerRevision), as a change
 of its name or external id does: aging rows show the customer's collector, and a report kept for reuse
-(recoup.ledger.aging.reusing) must not outlive a reassignment."""
+(recoup.ledger.kept.reusing) must not outlive a reassignment."""
 
 import importlib
 
