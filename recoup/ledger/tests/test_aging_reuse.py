@@ -19,13 +19,6 @@ AS_OF = D(2026, 3, 15)
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def nothing_kept():
-    kept.forget()
-    yield
-    kept.forget()
-
-
 def reused_report(**params: object) -> tuple[aging.AgingReport, str]:
     """The report inside reusing(), and what it read: "kept" (only the watermark), "computed" (the watermark,
     then the ledger) or "aged" (the ledger alone)."""
