@@ -79,35 +79,26 @@ def aging_report(
         bounds = parse_buckets(buckets)
     except ValueError as exc:
         raise DomainError(str(exc), field="buckets") from exc
-    if kept.active():  # the dashboard's requests: today's report, computed once (recoup.ledger.kept)
-        return _reused(as_of=as_of, by=by, basis=basis, bounds=bounds, customer_ids=customer_ids)
-    return _report(as_of=as_of, by=by, basis=basis, bounds=bounds, customer_ids=customer_ids)
-
-
-# Reuse ------------------------------------------------------------------------------------------------------
-
-# Reports kept for kept.reusing(): (as_of, basis, bounds, customer ids, base currency) → the report by
-# customer. A whole-ledger report is some 45 MB.
-_kept: kept.Kept[AgingReport] = kept.Kept(2, undated=True)
-
-
-def _reused(
-    *, as_of: dt.date, by: str, basis: str, bounds: tuple[int, ...], customer_ids: Sequence[int] | None
-) -> AgingReport:
+    # By customer, whatever `by` is (its TOTAL row is the report by total), so that a kept report serves both;
+    # inside kept.reusing() (the dashboard's requests) today's is computed once.
     customers = None if customer_ids is None else frozenset(customer_ids)
-    # By customer, whatever `by` is: its TOTAL row is the report by total; the next caller may want rows.
     report = _kept.get(
-        (as_of, basis, bounds, customers, settings.BASE_CURRENCY),
+        (as_of, basis, bounds, customers),
         as_of,
-        lambda: _report(as_of=as_of, by="customer", basis=basis, bounds=bounds, customer_ids=customer_ids),
+        lambda: _report(as_of=as_of, basis=basis, bounds=bounds, customer_ids=customer_ids),
     )
-    # A list of its own for each caller: the kept report never changes.
+    # A list of its own for each caller: a kept report never changes.
     return replace(report, by=by, rows=list(report.rows) if by == "customer" else [])
 
 
+# Reports kept for kept.reusing(), by customer: a whole-ledger one is some 45 MB.
+_kept: kept.Kept[AgingReport] = kept.Kept(2, undated=True)
+
+
 def _report(
-    *, as_of: dt.date, by: str, basis: str, bounds: tuple[int, ...], customer_ids: Sequence[int] | None
+    *, as_of: dt.date, basis: str, bounds: tuple[int, ...], customer_ids: Sequence[int] | None
 ) -> AgingReport:
+    """The report by customer (aging_report sets `by`)."""
     labels = bucket_labels(bounds)
     base = settings.BASE_CURRENCY
     zero = quantize(ZERO, base)
@@ -161,10 +152,10 @@ def _report(
     return AgingReport(
         as_of=as_of,
         basis=basis,
-        by=by,
+        by="customer",
         currency=base,
         labels=labels,
-        rows=rows if by == "customer" else [],
+        rows=rows,
         total=total,
         rates=[rates[c] for c in sorted(used) if c != base],
     )

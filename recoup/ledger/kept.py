@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.db import connection
 
 from recoup.ledger.selectors import ledger_revisions
@@ -42,7 +43,7 @@ def reusing() -> Iterator[None]:
         _reuse.reset(token)
 
 
-def active() -> bool:
+def _active() -> bool:
     """Whether a figure may be served from, or kept in, the process now."""
     return _reuse.get() and not connection.in_atomic_block
 
@@ -65,8 +66,12 @@ class Kept(Generic[T]):
         _every.append(self)
 
     def get(self, key: Hashable, as_of: dt.date, compute: Callable[[], T]) -> T:
-        """The figure kept under `key` if nothing it depends on (dated on or before `as_of`) has changed,
-        else `compute()`, kept. The caller checks `active()` first."""
+        """Inside reusing() and outside a transaction, the figure kept under `key` (in today's base currency)
+        if nothing it depends on, dated on or before `as_of`, has changed since; else `compute()`, kept.
+        Elsewhere `compute()` alone."""
+        if not _active():
+            return compute()
+        key = (key, settings.BASE_CURRENCY)
         # Read before the ledger: a change committed while the figure is computed makes the next lookup miss.
         revision = ledger_revisions([as_of], undated=self.undated)[as_of]
         with self._lock:

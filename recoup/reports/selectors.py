@@ -231,13 +231,12 @@ def credit_sales_series(
     an invoice, its amount, currency or customer, an FX rate (collections cannot be: a payment left unapplied
     changes no watermark)."""
 
-    def compute() -> list[CollectionPoint]:
-        return _series(Invoice, "issue_date", start=start, end=end, by=by, customer_ids=customer_ids)
-
-    if not kept.active():
-        return compute()
     customers = None if customer_ids is None else frozenset(customer_ids)
-    points = _kept_sales.get((start, end, by, customers, settings.BASE_CURRENCY), end, compute)
+    points = _kept_sales.get(
+        (start, end, by, customers),
+        end,
+        lambda: _series(Invoice, "issue_date", start=start, end=end, by=by, customer_ids=customer_ids),
+    )
     return list(points)  # a list of its own for each caller
 
 
