@@ -439,16 +439,16 @@ def trend_export(params: Params) -> Export:
     )
 
 
-def collector_period(params: Params, today: dt.date) -> tuple[dt.date, dt.date]:
+def collector_period(params: Params) -> tuple[dt.date, dt.date]:
     """The period of a collector activity: by default `to` is today and `from` the first day of `to`'s month,
     the month to date (the dashboard's table reads its period so too)."""
-    return params.period(today, start=lambda end: end.replace(day=1))
+    return params.period(params.today, start=lambda end: end.replace(day=1))
 
 
 def collectors_export(params: Params) -> Export:
     """Each collector's activity over a period: what their customers paid, their touches and promises, and
     their customers' DSO, from collectors.collector_activity."""
-    start, end = collector_period(params, params.today)
+    start, end = collector_period(params)
     scope, covered = params.scope()
     report = collector_activity(start=start, end=end, scope=scope)
     c = report.currency

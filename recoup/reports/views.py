@@ -255,15 +255,9 @@ class FigureData(DashboardDataView):
 # Collector activity: a period's table (the month to date unless `from`/`to` say otherwise) -----------------
 
 
-def activity_period(request: HttpRequest, today: dt.date) -> tuple[dt.date, dt.date]:
-    """`from` and `to` (YYYY-MM-DD): by default `to` is today and `from` the first day of `to`'s month. A bad
-    one is a DomainError naming it."""
-    return collector_period(Params(request.GET), today)
-
-
 class CollectorActivityData(DashboardDataView):
     def figures(self, request: HttpRequest, form: DashboardFilterForm, today: dt.date) -> dict[str, Any]:
-        start, end = activity_period(request, today)
+        start, end = collector_period(Params(request.GET))
         return {"as_of": today.isoformat(), **collectors.dashboard_table(form.scope(), start, end)}
 
 
@@ -276,7 +270,6 @@ class CollectorActivityPanel(RoleRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         form = DashboardFilterForm(request.GET)
-        today = timezone.localdate()
         context: dict[str, Any] = {"loaded": True, "panel_url": reverse("dashboard-collector-activity-panel")}
         # htmx swaps only a 2xx answer: in the page, the panel says what it refused in place.
         refused = 200 if is_partial(request) else 400
@@ -285,11 +278,11 @@ class CollectorActivityPanel(RoleRequiredMixin, View):
             context["error"] = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in refusals)
             return render(request, self.template, context, status=refused)
         scope = form.scope()
-        context["hidden"] = scope.as_query()
+        context["hidden"] = filters = scope.as_query()
         try:
-            start, end = activity_period(request, today)
+            start, end = collector_period(Params(request.GET))
             period = {"from": start.isoformat(), "to": end.isoformat()}
-            context.update(period=period, downloads=downloads("collectors", {**scope.as_query(), **period}))
+            context.update(period=period, downloads=downloads("collectors", {**filters, **period}))
             with kept.reusing():  # today's aging, when the period ends today: the page's own
                 context["activity"] = collectors.dashboard_table(scope, start, end)
         except DomainError as exc:
