@@ -427,6 +427,20 @@ def url(report: str, fmt: str) -> str:
     return reverse("report-export", kwargs={"report": report, "fmt": fmt})
 
 
+def assert_downloads(reader, report: str, query: str, name: str, csv_start: bytes = b"") -> None:
+    """The report downloads in each format as an attachment named `name`, each starting as its kind does."""
+    for fmt, content_type, magic in (
+        ("csv", "text/csv; charset=utf-8", csv_start),
+        ("xlsx", XLSX, b"PK\x03\x04"),
+        ("pdf", "application/pdf", b"%PDF-"),
+    ):
+        response = reader.get(url(report, fmt) + query)
+        assert response.status_code == 200, (report, fmt, response.content[:200])
+        assert response["Content-Type"] == content_type
+        assert response["Content-Disposition"] == f'attachment; filename="{name}.{fmt}"'
+        assert response.content.startswith(magic)
+
+
 def test_every_report_downloads_in_every_format_as_an_attachment(ledger, disputed, reader):
     cases = {
         "aging": ("?as_of=2026-03-31&by=customer", "aging-2026-03-31-by-customer"),
@@ -438,16 +452,7 @@ def test_every_report_downloads_in_every_format_as_an_attachment(ledger, dispute
     }
     assert url("aging-trend", "xlsx") == "/reports/export/aging-trend.xlsx"
     for report, (query, name) in cases.items():
-        for fmt, content_type, magic in (
-            ("csv", "text/csv; charset=utf-8", b""),
-            ("xlsx", XLSX, b"PK\x03\x04"),
-            ("pdf", "application/pdf", b"%PDF-"),
-        ):
-            response = reader.get(url(report, fmt) + query)
-            assert response.status_code == 200, (report, fmt, response.content[:200])
-            assert response["Content-Type"] == content_type
-            assert response["Content-Disposition"] == f'attachment; filename="{name}.{fmt}"'
-            assert response.content.startswith(magic)
+        assert_downloads(reader, report, query, name)
     aging = reader.get(url("aging", "csv") + cases["aging"][0])
     assert list(csv.reader(io.StringIO(aging.content.decode()))) == AGING_ROWS
 
@@ -469,6 +474,13 @@ def test_every_report_downloads_in_every_format_as_an_attachment(ledger, dispute
         ("aging-trend.csv?months=37", "months: '37' is not a whole number from 1 to 36."),
         ("aging-trend.csv?through=2026-05-02",
          "through: The month ending 2026-04-30 has not closed yet (today is 2026-04-15)."),
+        ("collectors.csv?from=2026-03-10&to=2026-03-01", "from: The period ends before it starts."),
+        ("collectors.xlsx?to=2026-02-30", "to: '2026-02-30' is not a date (expected YYYY-MM-DD)."),
+        ("collectors.pdf?from=yesterday", "from: 'yesterday' is not a date (expected YYYY-MM-DD)."),
+        ("collectors.csv?team=999", "team: There is no team 999."),
+        ("reminders.csv?from=2026-04-01&to=2026-03-05", "from: The period ends before it starts."),
+        ("reminders.pdf?from=2026-13-01", "from: '2026-13-01' is not a date (expected YYYY-MM-DD)."),
+        ("reminders.csv?currency=EURO", "currency: 'EURO' is not an ISO 4217 currency code"),
     ],
 )  # fmt: skip
 def test_bad_parameters_are_a_400_that_names_them(ledger, reader, path, message):
